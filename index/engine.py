@@ -1,0 +1,100 @@
+"""The one object the command line and the bot hold: model, index and searcher together.
+
+``Engine.open`` does the slow start-up work (load the model, bring the index up
+to date) once; afterwards ``ask`` answers in milliseconds. All of it is
+blocking: async callers run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Settings
+from .documents import load_corpus
+from .embedder import Embedder, EmbeddingCache, Progress
+from .errors import CitebotError
+from .indexer import IndexReport, update_index
+from .search import GLOBAL_SCOPE, Answer, Searcher
+from .store import IndexStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Engine:
+    """A ready-to-query citebot: settings, model, embedding cache, index and searcher."""
+
+    settings: Settings
+    embedder: Embedder
+    cache: EmbeddingCache
+    store: IndexStore
+    searcher: Searcher
+    report: IndexReport
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        progress: Progress | None = None,
+        embedder: Embedder | None = None,
+    ) -> Engine:
+        """Load the model and bring the index up to date with the corpus.
+
+        Args:
+            settings: the validated settings.
+            progress: called while passages are embedded.
+            embedder: an already loaded model to reuse (tests share one).
+
+        Raises:
+            CitebotError: the data directory is unusable, a corpus file is
+                malformed, or the model cannot be loaded.
+        """
+        data_dir = prepare_data_dir(settings.data_dir)
+        docs = load_corpus(settings.corpus_dirs())
+        model = embedder or Embedder(
+            settings.model.name, settings.model.device, settings.model.batch_size
+        )
+        cache = EmbeddingCache(data_dir / "embeddings.sqlite")
+        store = IndexStore(data_dir)
+        data, report = update_index(store, docs, model, cache, settings, progress)
+        return cls(settings, model, cache, store, Searcher(data, model, settings.search), report)
+
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        scopes: Collection[str] = (GLOBAL_SCOPE,),
+    ) -> Answer:
+        """Answer one question (see ``Searcher.search``)."""
+        return self.searcher.search(question, top_k, scopes)
+
+    def close(self) -> None:
+        """Release the embedding cache."""
+        self.cache.close()
+
+
+def prepare_data_dir(path: Path) -> Path:
+    """Create the data directory if needed and check it can be written.
+
+    Raises:
+        CitebotError: the path is not a directory or is not writable.
+    """
+    if path.exists() and not path.is_dir():
+        raise CitebotError(
+            f"the data directory {path} is a file, not a folder; point CITEBOT_DATA_DIR "
+            "or index.data_dir at a folder"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        raise CitebotError(
+            f"cannot write to the data directory {path} ({exc.strerror or exc}); "
+            "set CITEBOT_DATA_DIR to a writable folder"
+        ) from None
+    return path

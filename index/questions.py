@@ -1,0 +1,28 @@
+"""Cleaning a question before it is searched, and the limits that apply to it."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from .errors import QuestionError
+
+MAX_QUESTION_CHARS = 1000
+
+
+def clean_question(raw: str) -> str:
+    """Normalise a question: NFC, control and format characters to spaces, collapsed.
+
+    Raises:
+        QuestionError: the question is empty after cleaning, or too long.
+    """
+    text = unicodedata.normalize("NFC", raw)
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") else ch for ch in text)
+    text = " ".join(text.split())
+    if not text:
+        raise QuestionError("the question is empty: ask something, e.g. \"Why are people protesting in Peru?\"")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"the question is {len(text):,} characters long; please ask in at most "
+            f"{MAX_QUESTION_CHARS:,} characters"
+        )
+    return text
