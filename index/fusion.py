@@ -8,6 +8,8 @@ both scores are known exactly, so no candidate is missing a score.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 METHODS = ("zscore", "minmax", "rrf")
@@ -50,3 +52,36 @@ def fuse(dense: np.ndarray, sparse: np.ndarray, dense_weight: float, method: str
     else:
         d, s = normalise(dense, method), normalise(sparse, method)
     return dense_weight * d + (1.0 - dense_weight) * s
+
+
+def hybrid_rank(
+    dense_top: np.ndarray,
+    sparse_all: np.ndarray,
+    dense_score: Callable[[np.ndarray], np.ndarray],
+    candidates: int,
+    dense_weight: float,
+    method: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rank the union of the dense and keyword top candidates by fused score.
+
+    Args:
+        dense_top: positions of the dense retriever's best candidates.
+        sparse_all: the keyword score of every position (``-inf`` where excluded).
+        dense_score: the exact cosine similarity of the given positions.
+        candidates: how many keyword candidates to take.
+        dense_weight, method: as for ``fuse``.
+
+    Returns:
+        Positions best first, their fused scores and their cosine similarities.
+    """
+    take = min(candidates, len(sparse_all))
+    sparse_top = np.argpartition(-sparse_all, take - 1)[:take] if take else sparse_all[:0]
+    sparse_top = sparse_top[sparse_all[sparse_top] > 0]
+    union = np.union1d(dense_top.astype(np.int64), sparse_top.astype(np.int64))
+    if union.size == 0:
+        empty = np.zeros(0)
+        return union, empty, empty
+    dense = np.asarray(dense_score(union), dtype=np.float64)
+    fused = fuse(dense, sparse_all[union], dense_weight, method)
+    order = np.argsort(-fused, kind="stable")
+    return union[order], fused[order], dense[order]

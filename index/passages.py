@@ -44,6 +44,14 @@ class Passage:
         """What the model reads for this passage: optionally the title, then the text."""
         return f"{self.title}\n{self.text}" if with_title else self.text
 
+    def citation_label(self) -> str:
+        """Who said it and where: "gjohnsit · article, paragraph 3" or a reader comment's."""
+        if self.kind == "comment":
+            who = f"by {self.author}" if self.author else "(author unknown)"
+            return f"reader comment {self.comment} {who}, paragraph {self.paragraph}"
+        who = f"{self.author} · " if self.author else ""
+        return f"{who}article, paragraph {self.paragraph}"
+
     def to_record(self) -> dict[str, object]:
         """A JSON-ready dict, for the passage store."""
         return dict(self.__dict__)

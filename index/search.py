@@ -18,7 +18,7 @@ import numpy as np
 
 from .config import SearchSettings
 from .embedder import Embedder
-from .fusion import fuse
+from .fusion import hybrid_rank
 from .keyword import KeywordIndex
 from .passages import Passage
 from .questions import clean_question
@@ -121,19 +121,19 @@ class Searcher:
             return Answer(text, False, ())
         query = self.embedder.encode([text])[0]
         allowed = np.isin(self._scopes, list(scopes))
-        keyword_scores = self._keyword.scores(text)
-        candidates = self._candidates(query, keyword_scores, allowed)
-        if candidates.size == 0:
-            return Answer(text, False, ())
-        dense = self._vectors[candidates] @ query
-        sparse = keyword_scores[candidates]
-        fused = fuse(dense, sparse, self.settings.dense_weight, self.settings.fusion)
-        order = np.argsort(-fused, kind="stable")
+        keyword = np.where(allowed, self._keyword.scores(text), -np.inf)
+        ranked, fused, dense = hybrid_rank(
+            self._dense_top(query, allowed),
+            keyword,
+            lambda positions: self._vectors[positions] @ query,
+            self.settings.candidates,
+            self.settings.dense_weight,
+            self.settings.fusion,
+        )
         chosen: list[tuple[int, float, float]] = []
-        for i in order:
+        for i, position in enumerate(ranked.tolist()):
             if dense[i] < self.settings.min_score:
                 continue
-            position = int(candidates[i])
             if any(_overlaps(self.passages[position], self.passages[c]) for c, _, _ in chosen):
                 continue
             chosen.append((position, float(fused[i]), float(dense[i])))
@@ -143,22 +143,16 @@ class Searcher:
             return Answer(text, False, ())
         return Answer(text, True, tuple(self._cite(query, chosen)))
 
-    def _candidates(
-        self, query: np.ndarray, keyword_scores: np.ndarray, allowed: np.ndarray
-    ) -> np.ndarray:
-        """Union of the dense and keyword top candidates within the allowed scopes."""
-        n = self.settings.candidates
-        found: set[int] = set()
+    def _dense_top(self, query: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """Positions of the passages nearest the question, within the allowed scopes."""
+        n = min(self.settings.candidates, len(self.passages))
         if allowed.all():
-            _, ids = self.data.vectors.search(query[None, :], min(n, len(self.passages)))
-            found.update(self._by_faiss_id[int(i)] for i in ids[0] if i >= 0)
-        else:
-            dense_all = np.where(allowed, self._vectors @ query, -np.inf)
-            found.update(int(i) for i in np.argsort(-dense_all)[:n] if allowed[i])
-        sparse = np.where(allowed, keyword_scores, -np.inf)
-        top_sparse = np.argsort(-sparse)[:n]
-        found.update(int(i) for i in top_sparse if sparse[i] > 0)
-        return np.array(sorted(found), dtype=np.int64)
+            _, ids = self.data.vectors.search(query[None, :], n)
+            return np.array([self._by_faiss_id[int(i)] for i in ids[0] if i >= 0], dtype=np.int64)
+        # A scope filter: score the allowed rows directly (exact, and cheap at this size).
+        scores = np.where(allowed, self._vectors @ query, -np.inf)
+        top = np.argsort(-scores)[:n]
+        return top[np.isfinite(scores[top])]
 
     def _cite(self, query: np.ndarray, chosen: list[tuple[int, float, float]]) -> list[Citation]:
         """Build citations, marking each passage's sentence closest to the question."""

@@ -1,0 +1,256 @@
+"""The ``citebot`` command line: a thin shell over the ``index`` library.
+
+Every error a user can cause arrives here as a ``CitebotError`` and leaves as one
+line on standard error with a non-zero exit; only bugs print a traceback, and
+only with ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+
+from index.config import Settings, load_settings
+from index.errors import CitebotError, QuestionError
+
+log = logging.getLogger("citebot")
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BUG = 70
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; a test checks the README documents every command."""
+    parser = argparse.ArgumentParser(
+        prog="citebot",
+        description="Answer questions with quoted, cited passages from a corpus of articles.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="settings file (default: $CITEBOT_CONFIG)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="answer a question with cited passages")
+    ask.add_argument("question", nargs="+", help="the question, or - to read one per line")
+    ask.add_argument("--top-k", type=int, metavar="N", help="at most N citations (1-50)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.set_defaults(handler=cmd_ask)
+
+    index = commands.add_parser("index", help="build or update the index")
+    index.add_argument("--rebuild", action="store_true", help="re-embed and rebuild from scratch")
+    index.set_defaults(handler=cmd_index)
+
+    evaluate = commands.add_parser("eval", help="measure retrieval quality on a test collection")
+    evaluate.add_argument("--collection", required=True, metavar="DIR",
+                          help="a SMART (Cranfield, CISI) or BEIR (SciFact) folder")
+    evaluate.add_argument("--split", default="test", help="BEIR judgments to use (default: test)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(handler=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        settings = load_settings(args.config)
+        return int(args.handler(args, settings) or 0)
+    except CitebotError as exc:
+        print(f"citebot: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("citebot: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except Exception as exc:
+        log.debug("unexpected error", exc_info=True)
+        if args.verbose:
+            raise
+        print(
+            f"citebot: internal error: {type(exc).__name__}: {exc} "
+            "(run with --verbose for details, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+# ---- commands ------------------------------------------------------------
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot ask``: answer one question, or one per line of standard input."""
+    if args.top_k is not None and not 1 <= args.top_k <= 50:
+        raise CitebotError("--top-k must be between 1 and 50")
+    from_stdin = args.question == ["-"]
+    if not from_stdin and not " ".join(args.question).strip():
+        raise QuestionError('the question is empty: ask something, e.g. "Why are people protesting?"')
+    engine = _open_engine(settings)
+    if not from_stdin:
+        answer = engine.ask(" ".join(args.question), args.top_k)
+        if args.json:
+            _print_json(answer.to_json())
+        else:
+            print(render_answer(answer, bold=sys.stdout.isatty()))
+        return 0
+    failures = 0
+    for line in sys.stdin:
+        raw = line.rstrip("\n")
+        try:
+            obj = engine.ask(raw, args.top_k).to_json()
+        except QuestionError as exc:
+            failures += 1
+            obj = {"question": raw, "answered": False, "results": [], "error": str(exc)}
+        if args.json:
+            _print_json(obj)
+        else:
+            print(obj.get("error") or "", end="")
+        sys.stdout.flush()
+    return 0
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot index``: bring the index up to date (or rebuild it) and say what changed."""
+    if args.rebuild:
+        import shutil
+
+        shutil.rmtree(settings.data_dir / "index", ignore_errors=True)
+    engine = _open_engine(settings, quiet=True)
+    print(engine.report.describe())
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot eval``: BM25, dense and fused quality on a judged collection."""
+    from index.embedder import Embedder, EmbeddingCache
+    from index.engine import prepare_data_dir
+    from index.evaluation import evaluate, load_collection
+
+    collection = load_collection(Path(args.collection), args.split)
+    data_dir = prepare_data_dir(settings.data_dir)
+    embedder = Embedder(settings.model.name, settings.model.device, settings.model.batch_size)
+    cache = EmbeddingCache(data_dir / "embeddings.sqlite")
+    with _progress_bar("embedding documents") as progress:
+        result = evaluate(collection, embedder, cache, settings.search, progress)
+    if args.json:
+        _print_json(result)
+        return 0
+    runs = result["runs"]
+    assert isinstance(runs, dict)
+    print(f"{collection.name}: {len(collection.queries)} judged queries, "
+          f"{len(collection.doc_ids)} documents")
+    print(f"{'run':<8}{'nDCG@10':>10}{'MRR@10':>10}{'R@100':>10}")
+    for name, m in runs.items():
+        print(f"{name:<8}{m['ndcg@10']:>10.4f}{m['mrr@10']:>10.4f}{m['recall@100']:>10.4f}")
+    return 0
+
+
+# ---- helpers -------------------------------------------------------------
+
+
+def _open_engine(settings: Settings, quiet: bool = False):  # type: ignore[no-untyped-def]
+    from index.engine import Engine
+
+    with _progress_bar("embedding passages") as progress:
+        engine = Engine.open(settings, progress)
+    report = engine.report
+    if report.rebuilt or report.added or report.removed:
+        if not quiet:
+            print(f"citebot: {report.describe()}", file=sys.stderr)
+    return engine
+
+
+def render_answer(answer, bold: bool = False, width: int = 88) -> str:  # type: ignore[no-untyped-def]
+    """The terminal form of an answer: numbered quotes, best sentence marked, with sources."""
+    if not answer.answered:
+        return (
+            f"No passage in the corpus answers “{answer.question}” closely enough.\n"
+            "Try rephrasing, or add an article that covers it."
+        )
+    on, off = ("\033[1m", "\033[0m") if bold else ("**", "**")
+    blocks = []
+    for c in answer.results:
+        p = c.passage
+        text = p.text
+        if c.highlight and c.highlight != text:
+            a, b = c.highlight_start, c.highlight_end
+            text = f"{text[:a]}{on}{text[a:b]}{off}{text[b:]}"
+        quote = textwrap.fill(f"“{text}”", width=width, initial_indent="    ",
+                              subsequent_indent="    ")
+        lines = [f"[{c.rank}] {p.title}", quote, f"    — {p.citation_label()}"]
+        if p.url:
+            lines.append(f"    {p.url}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _print_json(obj: object) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar on standard error when it is a terminal; silent otherwise."""
+    from tqdm import tqdm
+
+    bar: tqdm | None = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and total:
+            bar = tqdm(total=total, desc=label, unit="passage", file=sys.stderr,
+                       disable=None, leave=False)
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(name)s %(levelname)s: %(message)s" if verbose
+        else "citebot: %(levelname)s: %(message)s"
+    ))
+    if not verbose:
+        # Third-party start-up chatter (weight-loading, AVX probes, BM25 debug lines)
+        # is not for users; libraries set their own logger levels, so filter here.
+        handler.addFilter(_OwnOrSerious())
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler])
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class _OwnOrSerious(logging.Filter):
+    """Pass citebot's own warnings, and only errors from other libraries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        own = record.name.split(".")[0] in ("citebot", "index", "bot", "corpus")
+        return record.levelno >= (logging.WARNING if own else logging.ERROR)
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+

@@ -1,0 +1,69 @@
+"""Shared fixtures: the real model (loaded once per session) and real settings in temp dirs."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from index.config import Settings, load_settings
+from index.embedder import Embedder
+from index.engine import Engine
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def make_settings(data_dir: Path, **sections: dict[str, object]) -> Settings:
+    """Default settings with the data directory (and any section fields) replaced."""
+    settings = load_settings(environ={})
+    settings = dataclasses.replace(
+        settings, index=dataclasses.replace(settings.index, data_dir=str(data_dir))
+    )
+    for name, fields in sections.items():
+        section = getattr(settings, name)
+        settings = dataclasses.replace(settings, **{name: dataclasses.replace(section, **fields)})
+    return settings
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real all-MiniLM-L6-v2, loaded once for the whole session."""
+    return Embedder("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding the index of the bundled corpus, shared read-only."""
+    return tmp_path_factory.mktemp("shared-data")
+
+
+@pytest.fixture(scope="session")
+def engine(embedder: Embedder, shared_data_dir: Path) -> Engine:
+    """An engine over the bundled corpus with its index on disk in a temp dir."""
+    return Engine.open(make_settings(shared_data_dir), embedder=embedder)
+
+
+@pytest.fixture
+def run_cli(shared_data_dir: Path, engine: Engine) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``python -m citebot`` as a subprocess against the shared (pre-built) data dir."""
+
+    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+        full_env["CITEBOT_DATA_DIR"] = str(shared_data_dir)
+        full_env.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", "citebot", *args],
+            input=stdin, capture_output=True, text=True, env=full_env, cwd=ROOT, timeout=timeout,
+        )
+
+    return run

@@ -1,0 +1,25 @@
+"""The README stays in step with the command line."""
+
+from pathlib import Path
+
+from citebot.cli import build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_readme_documents_every_command() -> None:
+    """Each citebot subcommand appears in the README as `citebot NAME`."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name, sub in commands.items():
+        assert f"citebot {name}" in readme, name
+        assert sub.description or sub.format_help()
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    """The first code block sets up and asks; the second sets up and runs the tests."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```")[1::2]
+    assert "citebot ask" in blocks[0] and "constraints.txt" in blocks[0]
+    assert "pytest" in blocks[1] and "constraints.txt" in blocks[1]

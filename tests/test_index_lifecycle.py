@@ -1,0 +1,121 @@
+"""The index on disk: built once, updated incrementally, rebuilt when damaged or re-modelled."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.embedder import Embedder, EmbeddingCache
+from index.engine import Engine
+from index.errors import IndexCorruptError
+from index.indexer import update_index
+from index.documents import load_corpus
+from index.store import IndexStore
+
+from .conftest import make_settings
+
+ARTICLE = """---
+title: Llamas of the Altiplano
+author: Test Writer
+date: 2024-01
+source: blog post
+url: https://example.org/llamas
+---
+
+Llamas carry loads across the high plateau near Lake Titicaca.
+
+Herders shear alpaca wool each spring and sell it in Puno.
+"""
+
+
+def small_settings(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir(exist_ok=True)
+    (corpus / "llamas.md").write_text(ARTICLE, encoding="utf-8")
+    return make_settings(tmp_path / "data", corpus={"bundled": False, "dirs": [str(corpus)]})
+
+
+def test_build_then_reload_uses_the_stored_index(tmp_path: Path, embedder: Embedder) -> None:
+    """A second open finds the index up to date and embeds nothing."""
+    settings = small_settings(tmp_path)
+    first = Engine.open(settings, embedder=embedder)
+    assert first.report.rebuilt and first.report.total == 2
+    second = Engine.open(settings, embedder=embedder)
+    assert (second.report.rebuilt, second.report.added, second.report.removed) == (False, 0, 0)
+    manifest = IndexStore(settings.data_dir).load().manifest
+    assert (manifest.model, manifest.dim, manifest.count) == ("all-MiniLM-L6-v2", 384, 2)
+
+
+def test_update_adds_and_removes_only_what_changed(tmp_path: Path, embedder: Embedder) -> None:
+    """Editing one paragraph re-embeds one passage and drops the old one."""
+    settings = small_settings(tmp_path)
+    Engine.open(settings, embedder=embedder)
+    path = tmp_path / "corpus" / "llamas.md"
+    path.write_text(ARTICLE.replace("each spring", "every autumn"), encoding="utf-8")
+    engine = Engine.open(settings, embedder=embedder)
+    assert (engine.report.added, engine.report.removed, engine.report.total) == (1, 1, 2)
+    answer = engine.ask("When is alpaca wool sheared?")
+    assert "every autumn" in answer.results[0].passage.text
+
+
+def test_unchanged_passages_come_from_the_cache(tmp_path: Path, embedder: Embedder) -> None:
+    """A rebuild after deleting the index embeds nothing new: every vector is cached."""
+    settings = small_settings(tmp_path)
+    Engine.open(settings, embedder=embedder).close()
+    cache = EmbeddingCache(settings.data_dir / "embeddings.sqlite")
+    calls = []
+    original = embedder.encode
+
+    def counting(texts, progress=None, batch_size=None):
+        calls.append(len(texts))
+        return original(texts, progress, batch_size)
+
+    embedder.encode = counting  # type: ignore[method-assign]
+    try:
+        store = IndexStore(tmp_path / "fresh")
+        update_index(store, load_corpus(settings.corpus_dirs()), embedder, cache, settings)
+    finally:
+        del embedder.encode
+    assert calls == []
+
+
+@pytest.mark.parametrize("victim", ["vectors.faiss", "passages.jsonl", "manifest.json"])
+def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, embedder: Embedder,
+                                               victim: str) -> None:
+    """Corrupting any index file makes load fail and the next open rebuild."""
+    settings = small_settings(tmp_path)
+    Engine.open(settings, embedder=embedder)
+    store = IndexStore(settings.data_dir)
+    generation = (store.root / "CURRENT").read_text().strip()
+    target = store.root / generation / victim
+    target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2] + b"garbage")
+    with pytest.raises(IndexCorruptError):
+        store.load()
+    engine = Engine.open(settings, embedder=embedder)
+    assert engine.report.rebuilt and "damaged" in engine.report.reason
+    assert engine.ask("Who carries loads on the plateau?").answered
+
+
+def test_a_generation_left_half_written_is_ignored(tmp_path: Path, embedder: Embedder) -> None:
+    """A temporary folder from a crashed save does not disturb the live index."""
+    settings = small_settings(tmp_path)
+    Engine.open(settings, embedder=embedder)
+    store = IndexStore(settings.data_dir)
+    (store.root / ".gen-000099.tmp").mkdir()
+    (store.root / ".gen-000099.tmp" / "vectors.faiss").write_bytes(b"partial")
+    assert store.load().manifest.count == 2
+
+
+def test_model_change_forces_a_rebuild(tmp_path: Path, embedder: Embedder) -> None:
+    """An index made by another model is rebuilt, and the report says why."""
+    settings = small_settings(tmp_path)
+    Engine.open(settings, embedder=embedder)
+    store = IndexStore(settings.data_dir)
+    generation = (store.root / "CURRENT").read_text().strip()
+    manifest_path = store.root / generation / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["model"] = "some-other-model"
+    manifest_path.write_text(json.dumps(manifest))
+    engine = Engine.open(settings, embedder=embedder)
+    assert engine.report.rebuilt
+    assert "model changed from some-other-model to all-MiniLM-L6-v2" in engine.report.reason
