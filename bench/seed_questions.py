@@ -29,7 +29,9 @@ def load_questions(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def run(engine: Engine, questions: list[dict[str, object]], show: bool = False) -> dict[str, object]:
+def run(
+    engine: Engine, questions: list[dict[str, object]], show: bool = False
+) -> dict[str, object]:
     """Ask every question and score the answers."""
     rows = []
     for item in questions:
@@ -57,7 +59,9 @@ def run(engine: Engine, questions: list[dict[str, object]], show: bool = False) 
         "answerable": len(answerable),
         "unrelated": len(unrelated),
         "hit@1": round(sum(1 for r in answerable if r["rank"] == 1) / len(answerable), 3),
-        "hit@3": round(sum(1 for r in answerable if r["rank"] and r["rank"] <= 3) / len(answerable), 3),
+        "hit@3": round(
+            sum(1 for r in answerable if r["rank"] and r["rank"] <= 3) / len(answerable), 3
+        ),
         "answered_answerable": sum(1 for r in answerable if r["answered"]),
         "abstained_unrelated": sum(1 for r in unrelated if not r["answered"]),
         "misses": [r["question"] for r in answerable if not (r["rank"] and r["rank"] <= 3)],

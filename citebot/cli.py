@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-
 from index.config import Settings, load_settings
 from index.errors import CitebotError, QuestionError
 
@@ -98,7 +97,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         raise CitebotError("--top-k must be between 1 and 50")
     from_stdin = args.question == ["-"]
     if not from_stdin and not " ".join(args.question).strip():
-        raise QuestionError('the question is empty: ask something, e.g. "Why are people protesting?"')
+        raise QuestionError(
+            'the question is empty: ask something, e.g. "Why are people protesting in Peru?"'
+        )
     engine = _open_engine(settings)
     if not from_stdin:
         answer = engine.ask(" ".join(args.question), args.top_k)
@@ -168,9 +169,8 @@ def _open_engine(settings: Settings, quiet: bool = False):  # type: ignore[no-un
     with _progress_bar("embedding passages") as progress:
         engine = Engine.open(settings, progress)
     report = engine.report
-    if report.rebuilt or report.added or report.removed:
-        if not quiet:
-            print(f"citebot: {report.describe()}", file=sys.stderr)
+    if (report.rebuilt or report.added or report.removed) and not quiet:
+        print(f"citebot: {report.describe()}", file=sys.stderr)
     return engine
 
 

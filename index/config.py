@@ -59,9 +59,10 @@ class SearchSettings:
     top_k: int = 5
     candidates: int = 100
     fusion: str = "zscore"
-    dense_weight: float = 0.5
-    min_score: float = 0.3
-    highlight: bool = True
+    dense_weight: float = 0.6
+    sentence_weight: float = 0.7
+    feedback: float = 0.2
+    min_score: float = 0.28
 
 
 @dataclass(frozen=True)
@@ -197,10 +198,15 @@ def _check_values(settings: Settings) -> None:
         (1 <= settings.search.top_k <= 50, "search.top_k must be between 1 and 50"),
         (settings.search.candidates >= 10, "search.candidates must be at least 10"),
         (
-            settings.search.fusion in ("zscore", "minmax", "rrf"),
-            "search.fusion must be one of zscore, minmax, rrf",
+            settings.search.fusion in ("tmm", "zscore", "minmax", "rrf"),
+            "search.fusion must be one of tmm, zscore, minmax, rrf",
         ),
         (0.0 <= settings.search.dense_weight <= 1.0, "search.dense_weight must be in [0, 1]"),
+        (
+            0.0 <= settings.search.sentence_weight <= 1.0,
+            "search.sentence_weight must be in [0, 1]",
+        ),
+        (0.0 <= settings.search.feedback < 1.0, "search.feedback must be in [0, 1)"),
         (-1.0 <= settings.search.min_score <= 1.0, "search.min_score must be in [-1, 1]"),
     ]
     for ok, message in checks:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-METHODS = ("zscore", "minmax", "rrf")
+METHODS = ("tmm", "zscore", "minmax", "rrf")
 
 
 def normalise(scores: np.ndarray, method: str) -> np.ndarray:
@@ -27,6 +27,20 @@ def normalise(scores: np.ndarray, method: str) -> np.ndarray:
         spread = scores.std()
         return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
     raise ValueError(f"unknown normalisation {method!r}")
+
+
+def theoretical_minmax(scores: np.ndarray, floor: float) -> np.ndarray:
+    """Min-max scaling with the score's theoretical minimum (-1 for cosine, 0 for BM25).
+
+    Unlike plain min-max or z-scores, a candidate set where most scores sit at
+    the floor (BM25 on a small corpus) does not inflate the few that do not
+    (Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval", 2023).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.size == 0:
+        return scores
+    top = scores.max()
+    return (scores - floor) / (top - floor) if top > floor else np.zeros_like(scores)
 
 
 def rrf_scores(scores: np.ndarray, k: int = 60) -> np.ndarray:
@@ -44,14 +58,33 @@ def fuse(dense: np.ndarray, sparse: np.ndarray, dense_weight: float, method: str
         dense: cosine similarities of the candidates.
         sparse: BM25 scores of the same candidates.
         dense_weight: the dense share in [0, 1]; the keyword share is the rest.
-        method: ``zscore`` or ``minmax`` (a convex combination of normalised
-            scores) or ``rrf`` (reciprocal-rank fusion, k=60, weighted).
+        method: ``tmm``, ``zscore`` or ``minmax`` (a convex combination of
+            normalised scores) or ``rrf`` (reciprocal-rank fusion, k=60, weighted).
     """
     if method == "rrf":
         d, s = rrf_scores(dense), rrf_scores(sparse)
+    elif method == "tmm":
+        d, s = theoretical_minmax(dense, -1.0), theoretical_minmax(sparse, 0.0)
     else:
         d, s = normalise(dense, method), normalise(sparse, method)
     return dense_weight * d + (1.0 - dense_weight) * s
+
+
+def feedback_query(query: np.ndarray, top_vectors: np.ndarray, share: float) -> np.ndarray:
+    """Dense pseudo-relevance feedback: move the query towards its best hits (Rocchio).
+
+    Returns the unit vector ``(1 - share) * query + share * mean(top_vectors)``;
+    the query itself when ``share`` is 0 or there are no hits.
+    """
+    if share <= 0 or len(top_vectors) == 0:
+        return query
+    moved = (1.0 - share) * query + share * np.mean(top_vectors, axis=0)
+    norm = float(np.linalg.norm(moved))
+    return (moved / norm).astype(np.float32) if norm > 0 else query
+
+
+FEEDBACK_DEPTH = 3
+"""How many top hits the feedback query moves towards."""
 
 
 def hybrid_rank(

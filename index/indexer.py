@@ -23,8 +23,10 @@ from .store import (
     IndexStore,
     Manifest,
     add_vectors,
+    faiss_id,
     new_vectors,
     remove_vectors,
+    sentence_faiss_id,
 )
 
 log = logging.getLogger(__name__)
@@ -95,17 +97,25 @@ def update_index(
     )
     wanted = {p.passage_id: p for p in passages}
     if existing is None:
-        vectors = new_vectors(embedder.dim)
-        removed: list[str] = []
+        data = IndexData(
+            Manifest(embedder.name, embedder.dim, 0, fingerprint),
+            new_vectors(embedder.dim),
+            new_vectors(embedder.dim),
+            {},
+        )
+        removed: list[Passage] = []
         new = list(wanted.values())
     else:
-        vectors = existing.vectors
-        removed = [pid for pid in existing.passages if pid not in wanted]
+        data = existing
+        removed = [p for pid, p in existing.passages.items() if pid not in wanted]
         new = [p for pid, p in wanted.items() if pid not in existing.passages]
-    _embed_and_add(vectors, new, embedder, cache, settings.index.embed_title, progress)
-    remove_vectors(vectors, removed)
-    manifest = Manifest(embedder.name, embedder.dim, len(wanted), fingerprint)
-    data = IndexData(manifest, vectors, wanted)
+    _embed_and_add(data, new, embedder, cache, settings.index.embed_title, progress)
+    remove_vectors(data.vectors, [faiss_id(p.passage_id) for p in removed])
+    remove_vectors(
+        data.sentence_vectors, [sentence_faiss_id(s) for p in removed for s in p.sentence_ids()]
+    )
+    data.passages = wanted
+    data.manifest = Manifest(embedder.name, embedder.dim, len(wanted), fingerprint)
     store.save(data)
     report = IndexReport(len(wanted), len(new), len(removed), existing is None, reason)
     log.info(report.describe())
@@ -129,15 +139,19 @@ def _load_existing(store: IndexStore, embedder: Embedder) -> tuple[IndexData | N
 
 
 def _embed_and_add(
-    vectors: object,
+    data: IndexData,
     passages: list[Passage],
     embedder: Embedder,
     cache: EmbeddingCache | None,
     with_title: bool,
     progress: Progress | None,
 ) -> None:
+    """Embed new passages and each of their sentences, and add both to the index."""
     if not passages:
         return
     texts = [p.embed_text(with_title) for p in passages]
-    matrix = embed_with_cache(embedder, cache, texts, progress)
-    add_vectors(vectors, passages, matrix)  # type: ignore[arg-type]
+    sentences = [s for p in passages for s in p.sentence_texts()]
+    matrix = embed_with_cache(embedder, cache, texts + sentences, progress)
+    add_vectors(data.vectors, [faiss_id(p.passage_id) for p in passages], matrix[: len(texts)])
+    sentence_ids = [sentence_faiss_id(s) for p in passages for s in p.sentence_ids()]
+    add_vectors(data.sentence_vectors, sentence_ids, matrix[len(texts) :])

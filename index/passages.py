@@ -39,6 +39,15 @@ class Passage:
     text: str
     url: str = ""
     scope: str = ""
+    sentences: tuple[tuple[int, int], ...] = ()
+
+    def sentence_texts(self) -> list[str]:
+        """The passage's sentences, each embedded on its own for sentence-level scores."""
+        return [self.text[a:b] for a, b in self.sentences]
+
+    def sentence_ids(self) -> list[str]:
+        """Stable ids of the passage's sentences (passage id and position)."""
+        return [f"{self.passage_id}:{i}" for i in range(len(self.sentences))]
 
     def embed_text(self, with_title: bool) -> str:
         """What the model reads for this passage: optionally the title, then the text."""
@@ -54,12 +63,16 @@ class Passage:
 
     def to_record(self) -> dict[str, object]:
         """A JSON-ready dict, for the passage store."""
-        return dict(self.__dict__)
+        record = dict(self.__dict__)
+        record["sentences"] = [list(span) for span in self.sentences]
+        return record
 
     @classmethod
     def from_record(cls, record: dict[str, object]) -> Passage:
         """The inverse of ``to_record``."""
-        return cls(**record)  # type: ignore[arg-type]
+        fields = dict(record)
+        fields["sentences"] = tuple(tuple(span) for span in fields.get("sentences", ()))  # type: ignore[union-attr]
+        return cls(**fields)  # type: ignore[arg-type]
 
 
 def passage_id(doc_id: str, title: str, text: str, occurrence: int = 0) -> str:
@@ -143,6 +156,7 @@ def _passage(
         text=text,
         url=doc.url,
         scope=doc.scope,
+        sentences=tuple(sentence_spans(text)),
     )
 
 

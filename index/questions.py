@@ -7,6 +7,8 @@ import unicodedata
 from .errors import QuestionError
 
 MAX_QUESTION_CHARS = 1000
+# Control, format, surrogate and private-use characters: never part of a question.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co"})
 
 
 def clean_question(raw: str) -> str:
@@ -16,10 +18,12 @@ def clean_question(raw: str) -> str:
         QuestionError: the question is empty after cleaning, or too long.
     """
     text = unicodedata.normalize("NFC", raw)
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") else ch for ch in text)
+    text = "".join(" " if unicodedata.category(ch) in _INVISIBLE else ch for ch in text)
     text = " ".join(text.split())
     if not text:
-        raise QuestionError("the question is empty: ask something, e.g. \"Why are people protesting in Peru?\"")
+        raise QuestionError(
+            'the question is empty: ask something, e.g. "Why are people protesting in Peru?"'
+        )
     if len(text) > MAX_QUESTION_CHARS:
         raise QuestionError(
             f"the question is {len(text):,} characters long; please ask in at most "

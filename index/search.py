@@ -18,12 +18,11 @@ import numpy as np
 
 from .config import SearchSettings
 from .embedder import Embedder
-from .fusion import hybrid_rank
+from .fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
 from .keyword import KeywordIndex
 from .passages import Passage
 from .questions import clean_question
-from .sentences import sentence_spans
-from .store import IndexData, faiss_id
+from .store import IndexData, faiss_id, sentence_faiss_id, stored_ids
 
 log = logging.getLogger(__name__)
 
@@ -77,26 +76,31 @@ class Answer:
 
 
 class Searcher:
-    """Answers questions from a loaded index; safe to call from one worker thread at a time."""
+    """Answers questions from a loaded index; safe to call from one worker thread at a time.
+
+    A passage's dense score mixes its own cosine with its best sentence's
+    (``search.sentence_weight``): a question often matches one sentence of a
+    paragraph far better than the paragraph as a whole. That best sentence is
+    also the one highlighted.
+    """
 
     def __init__(self, data: IndexData, embedder: Embedder, settings: SearchSettings) -> None:
         self.settings = settings
         self.embedder = embedder
         self.data = data
         self.passages: list[Passage] = data.ordered_passages()
-        by_id = {faiss_id(p.passage_id): i for i, p in enumerate(self.passages)}
-        stored = faiss.vector_to_array(data.vectors.id_map) if data.vectors.ntotal else []
-        # Vectors in passage order, for exact dense scores of keyword-only candidates.
-        raw = (
-            data.vectors.index.reconstruct_n(0, data.vectors.ntotal)
-            if data.vectors.ntotal
-            else np.zeros((0, data.manifest.dim), dtype=np.float32)
-        )
-        self._vectors = np.zeros((len(self.passages), data.manifest.dim), dtype=np.float32)
-        for row, ident in enumerate(stored):
-            self._vectors[by_id[int(ident)]] = raw[row]
-        self._by_faiss_id = by_id
-        self._keyword = KeywordIndex([p.embed_text(True) for p in self.passages])
+        dim = data.manifest.dim
+        self._position = {faiss_id(p.passage_id): i for i, p in enumerate(self.passages)}
+        passage_ids = [faiss_id(p.passage_id) for p in self.passages]
+        self._vectors = _in_order(data.vectors, passage_ids, dim)
+        sentence_ids = [sentence_faiss_id(s) for p in self.passages for s in p.sentence_ids()]
+        self._sentence_vectors = _in_order(data.sentence_vectors, sentence_ids, dim)
+        owners = [i for i, p in enumerate(self.passages) for _ in p.sentences]
+        self._sentence_owner = np.array(owners, dtype=np.int64)
+        self._sentence_fid_row = {sid: row for row, sid in enumerate(sentence_ids)}
+        starts = np.cumsum([0] + [len(p.sentences) for p in self.passages])
+        self._sentence_rows = [range(starts[i], starts[i + 1]) for i in range(len(self.passages))]
+        self._keyword = KeywordIndex([_keyword_text(p) for p in self.passages])
         self._scopes = np.array([p.scope for p in self.passages], dtype=object)
 
     def search(
@@ -122,62 +126,104 @@ class Searcher:
         query = self.embedder.encode([text])[0]
         allowed = np.isin(self._scopes, list(scopes))
         keyword = np.where(allowed, self._keyword.scores(text), -np.inf)
-        ranked, fused, dense = hybrid_rank(
+        best_sentence: dict[int, int] = {}
+        similarity: dict[int, float] = {}
+
+        def dense_score(positions: np.ndarray) -> np.ndarray:
+            # Relevance (the abstain rule) and the highlight come from the question
+            # itself; the ranking may use the feedback query.
+            scores, best = self._dense_scores(query, positions)
+            best_sentence.update(zip(positions.tolist(), best, strict=True))
+            similarity.update(zip(positions.tolist(), scores.tolist(), strict=True))
+            top = positions[np.argsort(-scores)[:FEEDBACK_DEPTH]]
+            moved = feedback_query(query, self._vectors[top], self.settings.feedback)
+            return scores if moved is query else self._dense_scores(moved, positions)[0]
+
+        ranked, fused, _ = hybrid_rank(
             self._dense_top(query, allowed),
             keyword,
-            lambda positions: self._vectors[positions] @ query,
+            dense_score,
             self.settings.candidates,
             self.settings.dense_weight,
             self.settings.fusion,
         )
-        chosen: list[tuple[int, float, float]] = []
+        citations: list[Citation] = []
         for i, position in enumerate(ranked.tolist()):
-            if dense[i] < self.settings.min_score:
+            if similarity[position] < self.settings.min_score:
                 continue
-            if any(_overlaps(self.passages[position], self.passages[c]) for c, _, _ in chosen):
+            passage = self.passages[position]
+            if any(_overlaps(passage, c.passage) for c in citations):
                 continue
-            chosen.append((position, float(fused[i]), float(dense[i])))
-            if len(chosen) == k:
+            a, b = passage.sentences[best_sentence[position]] if passage.sentences else (0, 0)
+            citations.append(Citation(len(citations) + 1, float(fused[i]), similarity[position],
+                                      passage, passage.text[a:b], a, b))
+            if len(citations) == k:
                 break
-        if not chosen:
-            return Answer(text, False, ())
-        return Answer(text, True, tuple(self._cite(query, chosen)))
+        return Answer(text, bool(citations), tuple(citations))
+
+    def _dense_scores(
+        self, query: np.ndarray, positions: np.ndarray
+    ) -> tuple[np.ndarray, list[int]]:
+        """Mixed passage/best-sentence cosine of each position, and which sentence was best."""
+        beta = self.settings.sentence_weight
+        own = self._vectors[positions] @ query
+        scores = np.empty(len(positions), dtype=np.float64)
+        best: list[int] = []
+        for n, position in enumerate(positions.tolist()):
+            rows = self._sentence_rows[position]
+            if len(rows):
+                sims = self._sentence_vectors[rows.start : rows.stop] @ query
+                top = int(np.argmax(sims))
+                scores[n] = (1.0 - beta) * own[n] + beta * float(sims[top])
+            else:
+                top = 0
+                scores[n] = own[n]
+            best.append(top)
+        return scores, best
 
     def _dense_top(self, query: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        """Positions of the passages nearest the question, within the allowed scopes."""
+        """Positions of the passages nearest the question, or holding its nearest sentences."""
         n = min(self.settings.candidates, len(self.passages))
-        if allowed.all():
-            _, ids = self.data.vectors.search(query[None, :], n)
-            return np.array([self._by_faiss_id[int(i)] for i in ids[0] if i >= 0], dtype=np.int64)
-        # A scope filter: score the allowed rows directly (exact, and cheap at this size).
-        scores = np.where(allowed, self._vectors @ query, -np.inf)
-        top = np.argsort(-scores)[:n]
-        return top[np.isfinite(scores[top])]
+        if not allowed.all():
+            # A scope filter: score the allowed rows directly (exact, and cheap at this size).
+            scores = np.where(allowed, self._vectors @ query, -np.inf)
+            sentence_scores = np.where(allowed[self._sentence_owner],
+                                       self._sentence_vectors @ query, -np.inf)
+            top = np.argsort(-scores)[:n]
+            top_sentences = np.argsort(-sentence_scores)[:n]
+            found = set(top[np.isfinite(scores[top])].tolist())
+            found.update(self._sentence_owner[top_sentences[np.isfinite(
+                sentence_scores[top_sentences])]].tolist())
+            return np.array(sorted(found), dtype=np.int64)
+        _, ids = self.data.vectors.search(query[None, :], n)
+        found = {self._position[int(i)] for i in ids[0] if i >= 0}
+        if self.data.sentence_vectors.ntotal:
+            m = min(n, self.data.sentence_vectors.ntotal)
+            _, sentence_hits = self.data.sentence_vectors.search(query[None, :], m)
+            rows = [self._sentence_fid_row[int(i)] for i in sentence_hits[0] if i >= 0]
+            found.update(self._sentence_owner[rows].tolist())
+        return np.array(sorted(found), dtype=np.int64)
 
-    def _cite(self, query: np.ndarray, chosen: list[tuple[int, float, float]]) -> list[Citation]:
-        """Build citations, marking each passage's sentence closest to the question."""
-        spans = [sentence_spans(self.passages[pos].text) for pos, _, _ in chosen]
-        best: list[tuple[int, int]] = [s[0] if s else (0, 0) for s in spans]
-        if self.settings.highlight:
-            flat = [
-                (n, span)
-                for n, (pos, _, _) in enumerate(chosen)
-                for span in spans[n]
-                if len(spans[n]) > 1
-            ]
-            if flat:
-                texts = [self.passages[chosen[n][0]].text[a:b] for n, (a, b) in flat]
-                sims = self.embedder.encode(texts) @ query
-                top: dict[int, float] = {}
-                for (n, span), sim in zip(flat, sims, strict=True):
-                    if sim > top.get(n, -2.0):
-                        top[n] = float(sim)
-                        best[n] = span
-        citations = []
-        for rank, ((pos, score, sim), (a, b)) in enumerate(zip(chosen, best, strict=True), 1):
-            passage = self.passages[pos]
-            citations.append(Citation(rank, score, sim, passage, passage.text[a:b], a, b))
-        return citations
+
+def _in_order(index: faiss.Index, ids: list[int], dim: int) -> np.ndarray:
+    """The vectors of an ID-mapped index, rearranged into the order of ``ids``."""
+    out = np.zeros((len(ids), dim), dtype=np.float32)
+    if not ids:
+        return out
+    raw = index.index.reconstruct_n(0, index.ntotal)
+    row_of = {int(fid): row for row, fid in enumerate(stored_ids(index).tolist())}
+    for n, fid in enumerate(ids):
+        out[n] = raw[row_of[fid]]
+    return out
+
+
+def _keyword_text(passage: Passage) -> str:
+    """What BM25 reads: the title, who wrote it and whether it is a comment, then the text.
+
+    Questions name their source ("what did a commenter say", "Cassiodorus"),
+    so the citation label is searchable too.
+    """
+    return f"{passage.title}\n{passage.citation_label()}\n{passage.text}"
 
 
 def _overlaps(a: Passage, b: Passage) -> bool:

@@ -14,12 +14,14 @@ _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof sr jr st mt gen col lt sgt capt gov sen rep pres rev hon
     inc ltd co corp dept univ assn bros vs etc al fig figs no nos vol vols pp ed eds
     approx est jan feb mar apr jun jul aug sep sept oct nov dec e.g i.e u.s u.k u.n
-    a.m p.m ph.d""".split()
+    a.m p.m ph.d""".split()  # noqa: SIM905 - one readable block of words
 )
 
 _END = re.compile(
-    r"""(?P<stop>[.!?…]+)["'”’)\]]*\s+(?=["“‘'(\[¿¡]?[A-Z0-9À-ÖØ-Þ])"""  # punctuation, space, capital
-    r"""|(?<=[^.!?…:;,\s])[ \t]*\n(?=[“"‘']?[A-Z])"""  # unpunctuated line end before a capital
+    # Punctuation, space, then a capital or digit (optionally after an opening quote) ...
+    r"""(?P<stop>[.!?…]+)["'”’)\]]*\s+(?=["“‘'(\[¿¡]?[A-Z0-9À-ÖØ-Þ])"""
+    # ... or an unpunctuated line end before a capital (comments without full stops).
+    r"""|(?<=[^.!?…:;,\s])[ \t]*\n(?=[“"‘']?[A-Z])"""
 )
 
 

@@ -5,7 +5,8 @@ Layout under ``<data_dir>/index/``::
     CURRENT              name of the live generation, replaced atomically
     gen-000042/
         manifest.json    model, dimension, count, corpus fingerprint, format, checksums
-        vectors.faiss    IndexIDMap2 over an inner-product flat index
+        vectors.faiss    passage vectors: IndexIDMap2 over an inner-product flat index
+        sentences.faiss  one vector per sentence of each passage, the same kind of index
         passages.jsonl   one passage record per line, in id order
 
 A save writes a whole new generation folder (each file written to a temporary
@@ -35,8 +36,9 @@ from .passages import Passage
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _VECTORS = "vectors.faiss"
+_SENTENCES = "sentences.faiss"
 _PASSAGES = "passages.jsonl"
 _MANIFEST = "manifest.json"
 
@@ -55,10 +57,11 @@ class Manifest:
 
 @dataclass
 class IndexData:
-    """A loaded index: the FAISS vectors and the passages they stand for."""
+    """A loaded index: passage and sentence vectors, and the passages they stand for."""
 
     manifest: Manifest
     vectors: faiss.Index
+    sentence_vectors: faiss.Index
     passages: dict[str, Passage]
 
     def ordered_passages(self) -> list[Passage]:
@@ -71,6 +74,11 @@ def faiss_id(passage_id: str) -> int:
     return int(passage_id[:15], 16)
 
 
+def sentence_faiss_id(sentence_id: str) -> int:
+    """The 60-bit integer FAISS stores for a sentence id ("<passage id>:<n>")."""
+    return int(hashlib.sha256(sentence_id.encode()).hexdigest()[:15], 16)
+
+
 def new_vectors(dim: int) -> faiss.Index:
     """An empty exact inner-product index with explicit ids.
 
@@ -81,19 +89,23 @@ def new_vectors(dim: int) -> faiss.Index:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
 
-def add_vectors(index: faiss.Index, passages: list[Passage], vectors: np.ndarray) -> None:
-    """Add passages' vectors under their ids."""
-    if not passages:
-        return
-    ids = np.array([faiss_id(p.passage_id) for p in passages], dtype=np.int64)
-    index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+def add_vectors(index: faiss.Index, ids: list[int], vectors: np.ndarray) -> None:
+    """Add vectors under their FAISS ids."""
+    if ids:
+        array = np.array(ids, dtype=np.int64)
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), array)
 
 
-def remove_vectors(index: faiss.Index, passage_ids: Iterable[str]) -> None:
-    """Remove passages' vectors by id."""
-    ids = np.array([faiss_id(p) for p in passage_ids], dtype=np.int64)
-    if len(ids):
-        index.remove_ids(ids)
+def remove_vectors(index: faiss.Index, ids: Iterable[int]) -> None:
+    """Remove vectors by FAISS id."""
+    array = np.array(list(ids), dtype=np.int64)
+    if len(array):
+        index.remove_ids(array)
+
+
+def stored_ids(index: faiss.Index) -> np.ndarray:
+    """The FAISS ids of an IndexIDMap2, in storage order."""
+    return faiss.vector_to_array(index.id_map) if index.ntotal else np.zeros(0, dtype=np.int64)
 
 
 class IndexStore:
@@ -127,12 +139,10 @@ class IndexStore:
             actual = _sha256(folder / file_name)
             if actual != expected:
                 raise IndexCorruptError(f"{folder / file_name} does not match its manifest")
-        if set(manifest.checksums) != {_VECTORS, _PASSAGES}:
+        if set(manifest.checksums) != {_VECTORS, _SENTENCES, _PASSAGES}:
             raise IndexCorruptError(f"{folder / _MANIFEST} lists the wrong files")
-        try:
-            vectors = faiss.read_index(str(folder / _VECTORS))
-        except RuntimeError as exc:
-            raise IndexCorruptError(f"cannot read {folder / _VECTORS}: {exc}") from None
+        vectors = _read_faiss(folder / _VECTORS)
+        sentence_vectors = _read_faiss(folder / _SENTENCES)
         passages = self._read_passages(folder / _PASSAGES)
         if vectors.ntotal != manifest.count or len(passages) != manifest.count:
             raise IndexCorruptError(
@@ -141,10 +151,12 @@ class IndexStore:
             )
         if vectors.d != manifest.dim:
             raise IndexCorruptError(f"index dimension {vectors.d} != manifest {manifest.dim}")
-        stored = {int(i) for i in faiss.vector_to_array(vectors.id_map)} if manifest.count else set()
-        if stored != {faiss_id(p) for p in passages}:
+        if set(stored_ids(vectors).tolist()) != {faiss_id(p) for p in passages}:
             raise IndexCorruptError("the vector ids do not match the passage store")
-        return IndexData(manifest, vectors, passages)
+        wanted = {sentence_faiss_id(s) for p in passages.values() for s in p.sentence_ids()}
+        if set(stored_ids(sentence_vectors).tolist()) != wanted:
+            raise IndexCorruptError("the sentence vectors do not match the passage store")
+        return IndexData(manifest, vectors, sentence_vectors, passages)
 
     def save(self, data: IndexData) -> None:
         """Write ``data`` as a new generation and make it live atomically."""
@@ -155,9 +167,10 @@ class IndexStore:
         shutil.rmtree(tmp_folder, ignore_errors=True)
         tmp_folder.mkdir()
         faiss.write_index(data.vectors, str(tmp_folder / _VECTORS))
+        faiss.write_index(data.sentence_vectors, str(tmp_folder / _SENTENCES))
         lines = (json.dumps(p.to_record(), ensure_ascii=False) for p in data.ordered_passages())
         (tmp_folder / _PASSAGES).write_text("".join(f"{line}\n" for line in lines), "utf-8")
-        checksums = {name: _sha256(tmp_folder / name) for name in (_VECTORS, _PASSAGES)}
+        checksums = {name: _sha256(tmp_folder / name) for name in (_VECTORS, _SENTENCES, _PASSAGES)}
         manifest = Manifest(
             model=data.manifest.model,
             dim=data.manifest.dim,
@@ -166,7 +179,7 @@ class IndexStore:
             checksums=checksums,
         )
         (tmp_folder / _MANIFEST).write_text(json.dumps(asdict(manifest), indent=2), "utf-8")
-        for name in (_VECTORS, _PASSAGES, _MANIFEST):
+        for name in (_VECTORS, _SENTENCES, _PASSAGES, _MANIFEST):
             _fsync(tmp_folder / name)
         os.replace(tmp_folder, folder)
         _atomic_write(self.root / "CURRENT", generation + "\n")
@@ -209,6 +222,13 @@ class IndexStore:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
+
+
+def _read_faiss(path: Path) -> faiss.Index:
+    try:
+        return faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise IndexCorruptError(f"cannot read {path}: {exc}") from None
 
 
 def _sha256(path: Path) -> str:

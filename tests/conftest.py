@@ -53,7 +53,9 @@ def engine(embedder: Embedder, shared_data_dir: Path) -> Engine:
 
 
 @pytest.fixture
-def run_cli(shared_data_dir: Path, engine: Engine) -> Callable[..., subprocess.CompletedProcess[str]]:
+def run_cli(
+    shared_data_dir: Path, engine: Engine
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run ``python -m citebot`` as a subprocess against the shared (pre-built) data dir."""
 
     def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,

@@ -57,7 +57,7 @@ def test_invalid_settings_are_rejected_by_name(tmp_path: Path, text: str, messag
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     """A config path that does not exist says so and what to do."""
-    with pytest.raises(ConfigError, match="does not exist; copy config.example.toml"):
+    with pytest.raises(ConfigError, match=r"does not exist; copy config\.example\.toml"):
         load_settings(tmp_path / "absent.toml", environ={})
 
 

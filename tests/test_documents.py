@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from corpus import BUNDLED_DIR
-from index.documents import ARTICLE, COMMENT, load_corpus, load_document, parse_document, render_document
+from index.documents import (
+    ARTICLE,
+    COMMENT,
+    load_corpus,
+    load_document,
+    parse_document,
+    render_document,
+)
 from index.errors import CorpusError
 
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from index.documents import load_corpus
 from index.embedder import Embedder, EmbeddingCache
 from index.engine import Engine
 from index.errors import IndexCorruptError
 from index.indexer import update_index
-from index.documents import load_corpus
 from index.store import IndexStore
 
 from .conftest import make_settings

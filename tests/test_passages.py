@@ -1,10 +1,12 @@
 """Passage splitting with the real tokenizer: sizes, sentence boundaries, ids, offsets."""
 
+import itertools
+
+from corpus import BUNDLED_DIR
 from index.documents import load_corpus, parse_document
 from index.embedder import Embedder
 from index.passages import split_corpus, split_document
 from index.sentences import split_sentences
-from corpus import BUNDLED_DIR
 
 
 def test_every_passage_fits_the_model_and_keeps_its_sentences(embedder: Embedder) -> None:
@@ -50,7 +52,7 @@ def test_long_paragraph_is_cut_between_sentences_with_overlap(embedder: Embedder
     doc = parse_document("---\ntitle: T\n---\n\n" + " ".join(sentences) + "\n", "long")
     passages = split_document(doc, embedder.count_tokens, 40, embedder.max_tokens, False)
     assert len(passages) > 2
-    for a, b in zip(passages, passages[1:], strict=False):
+    for a, b in itertools.pairwise(passages):
         assert split_sentences(a.text)[-1] == split_sentences(b.text)[0]
     assert all(embedder.count_tokens(p.text) <= 40 for p in passages)
 
