@@ -16,9 +16,14 @@ import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index.config import Settings, load_settings
 from index.errors import CitebotError, QuestionError
+
+if TYPE_CHECKING:
+    from index.engine import Engine
+    from index.search import Answer
 
 log = logging.getLogger("citebot")
 
@@ -163,7 +168,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 # ---- helpers -------------------------------------------------------------
 
 
-def _open_engine(settings: Settings, quiet: bool = False):  # type: ignore[no-untyped-def]
+def _open_engine(settings: Settings, quiet: bool = False) -> Engine:
+    """Load the model and bring the index up to date, with a progress bar."""
     from index.engine import Engine
 
     with _progress_bar("embedding passages") as progress:
@@ -174,7 +180,7 @@ def _open_engine(settings: Settings, quiet: bool = False):  # type: ignore[no-un
     return engine
 
 
-def render_answer(answer, bold: bool = False, width: int = 88) -> str:  # type: ignore[no-untyped-def]
+def render_answer(answer: Answer, bold: bool = False, width: int = 88) -> str:
     """The terminal form of an answer: numbered quotes, best sentence marked, with sources."""
     if not answer.answered:
         return (
