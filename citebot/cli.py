@@ -195,7 +195,9 @@ def render_answer(answer: Answer, bold: bool = False, width: int = 88) -> str:
         if c.highlight and c.highlight != text:
             a, b = c.highlight_start, c.highlight_end
             text = f"{text[:a]}{on}{text[a:b]}{off}{text[b:]}"
-        quote = textwrap.fill(f"“{text}”", width=width, initial_indent="    ",
+        # Passages that are themselves quotations already open with a quote mark.
+        quoted = text if p.text[:1] in "“\"" else f"“{text}”"
+        quote = textwrap.fill(quoted, width=width, initial_indent="    ",
                               subsequent_indent="    ")
         lines = [f"[{c.rank}] {p.title}", quote, f"    — {p.citation_label()}"]
         if p.url:

@@ -311,15 +311,20 @@ def rank_queries(
         moved = feedback_query(prepared.query_vectors[q], prepared.vectors[top], settings.feedback)
         if moved is not prepared.query_vectors[q]:
             mixed = prepared.mixed(moved, settings.sentence_weight)
+        head = min(settings.candidates, len(ids))
         ranked, _, _ = hybrid_rank(
-            dense_hits[row][dense_hits[row] >= 0],
+            np.argsort(-mixed)[:head],
             sparse,
             mixed.__getitem__,
-            depth,
+            head,
             settings.dense_weight,
             settings.fusion,
         )
-        runs["fused"][q] = [ids[i] for i in ranked[:DEPTH]]
+        # The searcher fuses only its candidate pool; past it, the fused run
+        # continues in dense order so that Recall@100 is measured at depth 100.
+        seen = set(ranked.tolist())
+        tail = [i for i in np.argsort(-mixed)[: DEPTH + head] if i not in seen]
+        runs["fused"][q] = [ids[i] for i in [*ranked.tolist(), *tail][:DEPTH]]
     return runs
 
 
