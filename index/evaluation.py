@@ -245,15 +245,33 @@ class PreparedCollection:
     query_keyword: dict[str, np.ndarray]
 
     def mixed(self, query: np.ndarray, sentence_weight: float) -> np.ndarray:
-        """Each document's dense score as the searcher computes a passage's."""
-        whole = self.vectors @ query
-        return (1 - sentence_weight) * whole + sentence_weight * self.best_sentence(query)
+        """Each document's dense score for one query, as the searcher scores a passage."""
+        return self._mix(query[None, :], sentence_weight)[0]
 
-    def best_sentence(self, query: np.ndarray) -> np.ndarray:
-        """Each document's best sentence cosine (its title counts as a sentence)."""
-        best = np.full(len(self.collection.doc_ids), -1.0)
-        np.maximum.at(best, self.sentence_owner, self.sentence_vectors @ query)
-        return best
+    def dense_matrix(self, sentence_weight: float, feedback: float) -> np.ndarray:
+        """Dense scores (queries x documents) as ranked: mixed, after feedback if any."""
+        queries = np.stack([self.query_vectors[q] for q in self.collection.queries])
+        scores = self._mix(queries, sentence_weight)
+        if feedback > 0:
+            top = np.argsort(-scores, axis=1)[:, :FEEDBACK_DEPTH]
+            moved = np.stack([
+                feedback_query(q, self.vectors[t], feedback)
+                for q, t in zip(queries, top, strict=True)
+            ])
+            scores = self._mix(moved, sentence_weight)
+        return scores
+
+    def _mix(self, queries: np.ndarray, sentence_weight: float) -> np.ndarray:
+        """Whole-document cosine mixed with the best sentence's (documents without one keep
+        their own), for a batch of query vectors."""
+        whole = queries @ self.vectors.T
+        best = whole.copy()
+        if len(self.sentence_owner):
+            # Sentences are stored document by document, so each document's run is contiguous.
+            owners, starts = np.unique(self.sentence_owner, return_index=True)
+            sims = queries @ self.sentence_vectors.T
+            best[:, owners] = np.maximum.reduceat(sims, starts, axis=1)
+        return (1 - sentence_weight) * whole + sentence_weight * best
 
 
 def prepare(
@@ -294,36 +312,28 @@ def rank_queries(
 ) -> dict[str, dict[str, list[str]]]:
     """The BM25, dense and fused top-100 of every judged query."""
     ids = prepared.collection.doc_ids
-    depth = max(DEPTH, settings.candidates)
     runs: dict[str, dict[str, list[str]]] = {"bm25": {}, "dense": {}, "fused": {}}
     qids = list(prepared.collection.queries)
     if not qids:
         return runs
     matrix = np.stack([prepared.query_vectors[q] for q in qids]).astype(np.float32)
-    _, dense_hits = prepared.index.search(matrix, min(depth, len(ids)))
+    _, whole_hits = prepared.index.search(matrix, min(DEPTH, len(ids)))
+    dense = prepared.dense_matrix(settings.sentence_weight, settings.feedback)
+    head = min(settings.candidates, len(ids))
     for row, q in enumerate(qids):
         sparse = prepared.query_keyword[q]
         top_sparse = np.argsort(-sparse, kind="stable")[:DEPTH]
         runs["bm25"][q] = [ids[i] for i in top_sparse if sparse[i] > 0]
-        runs["dense"][q] = [ids[i] for i in dense_hits[row][:DEPTH] if i >= 0]
-        mixed = prepared.mixed(prepared.query_vectors[q], settings.sentence_weight)
-        top = np.argsort(-mixed)[:FEEDBACK_DEPTH]
-        moved = feedback_query(prepared.query_vectors[q], prepared.vectors[top], settings.feedback)
-        if moved is not prepared.query_vectors[q]:
-            mixed = prepared.mixed(moved, settings.sentence_weight)
-        head = min(settings.candidates, len(ids))
+        runs["dense"][q] = [ids[i] for i in whole_hits[row] if i >= 0]
+        order = np.argsort(-dense[row], kind="stable")
         ranked, _, _ = hybrid_rank(
-            np.argsort(-mixed)[:head],
-            sparse,
-            mixed.__getitem__,
-            head,
-            settings.dense_weight,
-            settings.fusion,
+            order[:head], sparse, dense[row].__getitem__, head,
+            settings.dense_weight, settings.fusion,
         )
         # The searcher fuses only its candidate pool; past it, the fused run
         # continues in dense order so that Recall@100 is measured at depth 100.
         seen = set(ranked.tolist())
-        tail = [i for i in np.argsort(-mixed)[: DEPTH + head] if i not in seen]
+        tail = [i for i in order[: DEPTH + head] if i not in seen]
         runs["fused"][q] = [ids[i] for i in [*ranked.tolist(), *tail][:DEPTH]]
     return runs
 
