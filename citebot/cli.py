@@ -46,7 +46,29 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="+", help="the question, or - to read one per line")
     ask.add_argument("--top-k", type=int, metavar="N", help="at most N citations (1-50)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument("--scope", default="", metavar="S",
+                     help="also search the articles added for scope S (a server id)")
     ask.set_defaults(handler=cmd_ask)
+
+    add = commands.add_parser("add", help="add an article from a URL, a file or pasted text")
+    add.add_argument("source", help="an http(s) URL, a .txt/.md/.html/.pdf file, or - for stdin")
+    add.add_argument("--title", help="the title (required for pasted text)")
+    add.add_argument("--author", help="the author, when the source does not say")
+    add.add_argument("--scope", default="", metavar="S",
+                     help="add it for scope S only (default: every scope)")
+    add.add_argument("--force", action="store_true", help="add a near-duplicate anyway")
+    add.set_defaults(handler=cmd_add)
+
+    listing = commands.add_parser("list", help="list the articles that can be cited")
+    listing.add_argument("--json", action="store_true", help="print one JSON object per article")
+    listing.add_argument("--scope", metavar="S",
+                         help="only what scope S can cite (default: every article)")
+    listing.set_defaults(handler=cmd_list)
+
+    remove = commands.add_parser("remove", help="remove an added article by id")
+    remove.add_argument("doc_id", metavar="DOC_ID", help="the id `citebot list` shows")
+    remove.add_argument("--scope", metavar="S", help="the article must belong to scope S")
+    remove.set_defaults(handler=cmd_remove)
 
     index = commands.add_parser("index", help="build or update the index")
     index.add_argument("--rebuild", action="store_true", help="re-embed and rebuild from scratch")
@@ -100,6 +122,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot ask``: answer one question, or one per line of standard input."""
     if args.top_k is not None and not 1 <= args.top_k <= 50:
         raise CitebotError("--top-k must be between 1 and 50")
+    from index.library import check_scope
+
+    scopes = ("", check_scope(args.scope))
     from_stdin = args.question == ["-"]
     if not from_stdin and not " ".join(args.question).strip():
         raise QuestionError(
@@ -107,7 +132,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         )
     engine = _open_engine(settings)
     if not from_stdin:
-        answer = engine.ask(" ".join(args.question), args.top_k)
+        answer = engine.ask(" ".join(args.question), args.top_k, scopes)
         if args.json:
             _print_json(answer.to_json())
         else:
@@ -117,7 +142,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     for line in sys.stdin:
         raw = line.rstrip("\n")
         try:
-            obj = engine.ask(raw, args.top_k).to_json()
+            obj = engine.ask(raw, args.top_k, scopes).to_json()
         except QuestionError as exc:
             failures += 1
             obj = {"question": raw, "answered": False, "results": [], "error": str(exc)}
@@ -126,6 +151,78 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(obj.get("error") or "", end="")
         sys.stdout.flush()
+    return 0
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot add``: read the source, refuse duplicates, store it and index its passages."""
+    import dataclasses
+
+    from index.extract import from_file, from_html, from_pdf, from_plain
+    from index.fetch import fetch_sync, policy_from
+    from index.library import check_scope
+
+    scope = check_scope(args.scope)
+    source = args.source
+    if source == "-":
+        if not args.title:
+            raise CitebotError("pasted text needs a title: add --title \"...\"")
+        article = from_plain(sys.stdin.read())
+    elif "://" in source or source.split(":", 1)[0].lower() in ("javascript", "data", "mailto"):
+        ingest = settings.ingest
+        policy = policy_from(ingest.allow_hosts, ingest.fetch_timeout, ingest.max_bytes,
+                             ingest.max_redirects)
+        fetched = fetch_sync(source, policy)
+        if fetched.kind == "pdf":
+            article = from_pdf(fetched.body, source)
+        elif fetched.kind == "html":
+            article = from_html(fetched.body, fetched.url, source)
+        else:
+            from index.extract import decode_text
+
+            article = from_plain(decode_text(fetched.body, source))
+        if not article.url:
+            article = dataclasses.replace(article, url=fetched.url)
+    else:
+        article = from_file(Path(source))
+    if args.title:
+        article = dataclasses.replace(article, title=args.title)
+    if args.author:
+        article = dataclasses.replace(article, author=args.author)
+    engine = _open_engine(settings, quiet=True)
+    with _progress_bar("embedding passages") as progress:
+        doc, report = engine.add(article, scope, args.force, progress)
+    where = f" for scope {scope}" if scope else ""
+    print(f"added '{doc.doc_id}'{where}: {doc.title}"
+          + (f" — {doc.author}" if doc.author else "")
+          + f" ({report.added} passages)")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot list``: the articles, bundled and added, with their ids and scopes."""
+    from index.library import Library, check_scope
+
+    scope = None if args.scope is None else check_scope(args.scope)
+    articles = Library(settings).info(scope)
+    for a in articles:
+        if args.json:
+            _print_json(a.to_json())
+        else:
+            origin = "bundled" if a.bundled else (f"scope {a.scope}" if a.scope else "added")
+            byline = f" — {a.author}" if a.author else ""
+            print(f"{a.doc_id}  {a.title}{byline}  [{origin}]")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot remove``: delete an added article from the corpus and the index."""
+    from index.library import check_scope
+
+    scope = None if args.scope is None else check_scope(args.scope)
+    engine = _open_engine(settings, quiet=True)
+    doc, report = engine.remove(args.doc_id, scope)
+    print(f"removed '{doc.doc_id}': {doc.title} ({report.removed} passages)")
     return 0
 
 

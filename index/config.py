@@ -66,6 +66,17 @@ class SearchSettings:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    """How articles are added: fetch limits and duplicate detection."""
+
+    allow_hosts: list[str] = field(default_factory=list)
+    fetch_timeout: float = 15.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    near_duplicate: float = 0.6
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting citebot reads, grouped as in config.example.toml."""
 
@@ -73,6 +84,7 @@ class Settings:
     corpus: CorpusSettings = field(default_factory=CorpusSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     source: str = ""
 
     @property
@@ -133,6 +145,10 @@ def load_settings(
         settings = dataclasses.replace(
             settings, index=dataclasses.replace(settings.index, data_dir=env["CITEBOT_DATA_DIR"])
         )
+    if env.get("CITEBOT_ALLOW_HOSTS"):
+        extra = [h.strip() for h in env["CITEBOT_ALLOW_HOSTS"].split(",") if h.strip()]
+        settings = dataclasses.replace(settings, ingest=dataclasses.replace(
+            settings.ingest, allow_hosts=[*settings.ingest.allow_hosts, *extra]))
     settings = dataclasses.replace(settings, source=source)
     _check_values(settings)
     return settings
@@ -207,6 +223,10 @@ def _check_values(settings: Settings) -> None:
             "search.sentence_weight must be in [0, 1]",
         ),
         (0.0 <= settings.search.feedback < 1.0, "search.feedback must be in [0, 1)"),
+        (settings.ingest.fetch_timeout > 0, "ingest.fetch_timeout must be positive"),
+        (settings.ingest.max_bytes >= 1000, "ingest.max_bytes must be at least 1000"),
+        (0 <= settings.ingest.max_redirects <= 20, "ingest.max_redirects must be 0-20"),
+        (0.0 < settings.ingest.near_duplicate <= 1.0, "ingest.near_duplicate must be in (0, 1]"),
         (-1.0 <= settings.search.min_score <= 1.0, "search.min_score must be in [-1, 1]"),
     ]
     for ok, message in checks:

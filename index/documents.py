@@ -148,7 +148,7 @@ def load_document(path: Path, scope: str = "") -> Document:
     return parse_document(text.replace("\r\n", "\n"), path.stem.lower(), path, scope)
 
 
-def load_corpus(dirs: list[Path]) -> list[Document]:
+def load_corpus(dirs: list[Path], scope: str = "") -> list[Document]:
     """Load every ``*.md`` corpus file (README.md excepted) from the given folders.
 
     Raises:
@@ -162,7 +162,7 @@ def load_corpus(dirs: list[Path]) -> list[Document]:
         for path in sorted(folder.glob("*.md")):
             if path.name.lower() == "readme.md":
                 continue
-            doc = load_document(path)
+            doc = load_document(path, scope)
             if doc.doc_id in documents:
                 raise CorpusError(
                     f"{path}: document id '{doc.doc_id}' is also used by "

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
-from .documents import load_corpus
+from .documents import Document
 from .embedder import Embedder, EmbeddingCache, Progress
 from .errors import CitebotError
+from .extract import Article
 from .indexer import IndexReport, update_index
+from .library import Library
 from .search import GLOBAL_SCOPE, Answer, Searcher
 from .store import IndexStore
 
@@ -33,6 +35,7 @@ class Engine:
     store: IndexStore
     searcher: Searcher
     report: IndexReport
+    library: Library
 
     @classmethod
     def open(
@@ -53,14 +56,16 @@ class Engine:
                 malformed, or the model cannot be loaded.
         """
         data_dir = prepare_data_dir(settings.data_dir)
-        docs = load_corpus(settings.corpus_dirs())
+        library = Library(settings)
+        docs = library.documents()
         model = embedder or Embedder(
             settings.model.name, settings.model.device, settings.model.batch_size
         )
         cache = EmbeddingCache(data_dir / "embeddings.sqlite")
         store = IndexStore(data_dir)
         data, report = update_index(store, docs, model, cache, settings, progress)
-        return cls(settings, model, cache, store, Searcher(data, model, settings.search), report)
+        searcher = Searcher(data, model, settings.search)
+        return cls(settings, model, cache, store, searcher, report, library)
 
     def ask(
         self,
@@ -70,6 +75,37 @@ class Engine:
     ) -> Answer:
         """Answer one question (see ``Searcher.search``)."""
         return self.searcher.search(question, top_k, scopes)
+
+    def refresh(self, progress: Progress | None = None) -> IndexReport:
+        """Bring the index in line with the corpus files (after an add or remove)."""
+        data, report = update_index(
+            self.store, self.library.documents(), self.embedder, self.cache, self.settings,
+            progress, current=self.searcher.data,
+        )
+        self.searcher = Searcher(data, self.embedder, self.settings.search)
+        self.report = report
+        return report
+
+    def add(
+        self, article: Article, scope: str = "", force: bool = False,
+        progress: Progress | None = None,
+    ) -> tuple[Document, IndexReport]:
+        """Store an article and make it citable at once (only its passages are embedded).
+
+        Raises:
+            LibraryError: the article is empty, untitled or a duplicate.
+        """
+        doc = self.library.add(article, scope, force)
+        return doc, self.refresh(progress)
+
+    def remove(self, doc_id: str, scope: str | None = None) -> tuple[Document, IndexReport]:
+        """Delete an added article from the corpus and the index.
+
+        Raises:
+            LibraryError: no such article in this scope, or a bundled one.
+        """
+        doc = self.library.remove(doc_id, scope)
+        return doc, self.refresh()
 
     def close(self) -> None:
         """Release the embedding cache."""

@@ -78,14 +78,22 @@ def update_index(
     cache: EmbeddingCache | None,
     settings: Settings,
     progress: Progress | None = None,
+    current: IndexData | None = None,
 ) -> tuple[IndexData, IndexReport]:
     """Bring the stored index in line with ``docs``, embedding only what is new.
+
+    Args:
+        current: the index already loaded by this process, if any; it is
+            updated instead of reading the stored one again.
 
     Returns:
         The live index and a report of what changed.
     """
     fingerprint = corpus_fingerprint(docs, settings, embedder.name)
-    existing, reason = _load_existing(store, embedder)
+    if current is not None and current.manifest.model == embedder.name:
+        existing, reason = current, ""
+    else:
+        existing, reason = _load_existing(store, embedder)
     if existing is not None and existing.manifest.corpus_fingerprint == fingerprint:
         return existing, IndexReport(len(existing.passages), 0, 0, rebuilt=False)
     passages = split_corpus(
