@@ -184,7 +184,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
         if not article.url:
             article = dataclasses.replace(article, url=fetched.url)
     else:
-        article = from_file(Path(source))
+        article = from_file(Path(source), settings.ingest.max_bytes)
     if args.title:
         article = dataclasses.replace(article, title=args.title)
     if args.author:

@@ -141,26 +141,28 @@ def from_plain(text: str) -> Article:
     return Article(title="", paragraphs=tuple(paragraphs), source="text")
 
 
-def from_file(path: Path) -> Article:
-    """Read a .txt, .md, .html/.htm or .pdf file.
+def from_file(path: Path, max_bytes: int = 5_000_000) -> Article:
+    """Read a .txt, .md, .html/.htm or .pdf file of at most ``max_bytes``.
 
     Raises:
-        ExtractError: the file is unreadable, of another type, binary, not
-            UTF-8, or holds no text.
+        ExtractError: the file is of another type, too large, unreadable,
+            binary, not UTF-8, or holds no text.
     """
+    suffix = path.suffix.lower()
+    if suffix not in (".pdf", ".html", ".htm", ".txt", ".md", ".markdown", ".text"):
+        raise ExtractError(
+            f"{path.name}: citebot reads .txt, .md, .html and .pdf files, not '{suffix or 'none'}'"
+        )
     try:
+        if path.stat().st_size > max_bytes:
+            raise ExtractError(f"{path} is larger than {max_bytes / 1_000_000:g} MB")
         data = path.read_bytes()
     except OSError as exc:
         raise ExtractError(f"cannot read {path}: {exc.strerror or exc}") from None
-    suffix = path.suffix.lower()
     if suffix == ".pdf":
         return from_pdf(data, str(path))
     if suffix in (".html", ".htm"):
         return from_html(data, where=str(path))
-    if suffix not in (".txt", ".md", ".markdown", ".text"):
-        raise ExtractError(
-            f"{path.name}: citebot reads .txt, .md, .html and .pdf files, not '{suffix or 'none'}'"
-        )
     text = decode_text(data, str(path))
     if suffix in (".md", ".markdown") and text.startswith("---\n"):
         doc = load_document(path)  # the corpus format, front matter and comments

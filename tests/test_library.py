@@ -1,0 +1,162 @@
+"""Adding, listing and removing articles through the library API, with the real model."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from index.embedder import Embedder
+from index.engine import Engine
+from index.extract import ExtractError, from_file, from_html, from_pdf, from_plain
+from index.fetch import fetch, policy_from
+from index.library import LibraryError
+from index.store import IndexStore
+
+from .conftest import make_settings
+from .pages import PAGES, REPORT_LINES, make_pdf, page_server
+
+SMALL = """---
+title: Quinoa in the south
+author: Test Writer
+---
+
+Quinoa farmers around Lake Titicaca expect a larger harvest after a wet season.
+"""
+
+
+@pytest.fixture
+def small_engine(tmp_path: Path, embedder: Embedder) -> Engine:
+    """An engine over one small article (not the bundled corpus), in a temp data dir."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "quinoa.md").write_text(SMALL, encoding="utf-8")
+    settings = make_settings(tmp_path / "data", corpus={"bundled": False, "dirs": [str(corpus)]})
+    return Engine.open(settings, embedder=embedder)
+
+
+def llamas() -> bytes:
+    return (PAGES / "llamas.html").read_bytes()
+
+
+def test_page_extraction_keeps_article_and_comments_only() -> None:
+    """Main text, metadata and authored comments; no navigation, ads, footer or banner."""
+    article = from_html(llamas(), "http://127.0.0.1/pages/llamas.html")
+    assert article.title == "Llamas of the Altiplano"
+    assert (article.author, article.date) == ("Ana Quispe", "2024-05-02")
+    assert article.url == "https://andes-gazette.example/2024/05/llamas-of-the-altiplano"
+    text = " ".join(article.paragraphs)
+    assert "Lake Titicaca" in text and "mange" in text
+    for junk in ("cookies", "Cheap flights", "Subscribe", "All rights reserved", "Politics"):
+        assert junk not in text
+    assert [c.author for c in article.comments] == ["Rosa Mamani", "Pedro", ""]
+    assert article.comments[1].paragraphs == (
+        "The warehouse in Juliaca was promised three times already.",
+        "Nobody believes it will be built.")
+
+
+def test_added_page_is_citable_at_once_with_its_comments(small_engine: Engine) -> None:
+    """Adding embeds only the new passages; questions find the article and its comments."""
+    before = small_engine.report.total
+    doc, report = small_engine.add(from_html(llamas(), "http://127.0.0.1/l"))
+    assert report.removed == 0 and report.total == before + report.added
+    answer = small_engine.ask("When do herders shear the wool?")
+    assert answer.results[0].passage.doc_id == doc.doc_id
+    comment = small_engine.ask("Who doubts the warehouse in Juliaca will be built?").results[0]
+    assert (comment.passage.kind, comment.passage.author) == ("comment", "Pedro")
+    assert doc.path is not None and doc.path.read_text(encoding="utf-8").startswith("---\n")
+
+
+def test_fetched_page_through_the_exempted_local_server(small_engine: Engine) -> None:
+    """A page served on 127.0.0.1 (exempted) is fetched, extracted and added."""
+    with page_server() as base:
+        policy = policy_from(["127.0.0.1"], 5.0, 5_000_000, 5)
+        fetched = asyncio.run(fetch(f"{base}/pages/llamas.html", policy))
+    doc, report = small_engine.add(from_html(fetched.body, fetched.url))
+    assert report.added >= 4 and doc.author == "Ana Quispe"
+
+
+def test_duplicates_are_refused_with_a_pointer(small_engine: Engine) -> None:
+    """Same canonical URL, same text or mostly the same paragraphs: refused, naming the first."""
+    doc, _ = small_engine.add(from_html(llamas()))
+    with pytest.raises(LibraryError, match=f"already in the corpus as '{doc.doc_id}'"):
+        small_engine.add(from_html(llamas()))
+    article = from_html(llamas())
+    retitled = type(article)(title="Another title", paragraphs=article.paragraphs)
+    with pytest.raises(LibraryError, match="same text is already in the corpus"):
+        small_engine.add(retitled)
+    near = type(article)(title="Near copy", paragraphs=(*article.paragraphs[:3],
+                         "A new closing paragraph that was not in the original article at all."))
+    with pytest.raises(LibraryError, match="add --force"):
+        small_engine.add(near)
+    forced, _ = small_engine.add(near, force=True)
+    assert forced.doc_id != doc.doc_id
+
+
+def test_scopes_never_see_each_other(small_engine: Engine) -> None:
+    """An article added for one scope is cited there and never in another."""
+    article = from_plain("The alpaca festival in Macusani draws weavers from three provinces "
+                         "every August, and this year it lasted a full week.")
+    article = type(article)(title="Macusani festival", paragraphs=article.paragraphs)
+    doc, _ = small_engine.add(article, scope="111")
+    question = "How long did the alpaca festival in Macusani last?"
+    assert small_engine.ask(question, scopes=("", "111")).results[0].passage.doc_id == doc.doc_id
+    for scopes in (("",), ("", "222")):
+        assert all(c.passage.doc_id != doc.doc_id
+                   for c in small_engine.ask(question, scopes=scopes).results)
+    assert doc.doc_id not in {a.doc_id for a in small_engine.library.info("222")}
+    with pytest.raises(LibraryError, match="no article"):
+        small_engine.remove(doc.doc_id, scope="222")
+
+
+def test_remove_deletes_from_corpus_and_index(small_engine: Engine) -> None:
+    """Removing an added article drops its file and its passages; bundled ones stay."""
+    doc, added = small_engine.add(from_html(llamas()))
+    _, report = small_engine.remove(doc.doc_id)
+    assert report.removed == added.added and doc.path is not None and not doc.path.exists()
+    stored = IndexStore(small_engine.settings.data_dir).load()
+    assert all(p.doc_id != doc.doc_id for p in stored.passages.values())
+    with pytest.raises(LibraryError, match="no article with id"):
+        small_engine.remove(doc.doc_id)
+    with pytest.raises(LibraryError, match="cannot be removed"):
+        small_engine.remove("quinoa")
+
+
+def test_pdf_files_and_bad_files(tmp_path: Path) -> None:
+    """A PDF made here reads back; blank, corrupt, non-UTF-8 and unknown files are refused."""
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(make_pdf(REPORT_LINES, "Puno water report"))
+    article = from_file(pdf)
+    assert article.title == "Puno water report"
+    assert any("ninety days" in p for p in article.paragraphs)
+    blank = tmp_path / "blank.pdf"
+    blank.write_bytes(make_pdf([]))
+    with pytest.raises(ExtractError, match="no text layer"):
+        from_file(blank)
+    corrupt = tmp_path / "corrupt.pdf"
+    corrupt.write_bytes(b"%PDF-1.4\nthis is not really a pdf")
+    with pytest.raises(ExtractError, match="is not a readable PDF"):
+        from_pdf(corrupt.read_bytes(), str(corrupt))
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("Caf\xe9 con le\xf1a".encode("latin-1"))
+    with pytest.raises(ExtractError, match="not UTF-8"):
+        from_file(latin)
+    binary = tmp_path / "blob.txt"
+    binary.write_bytes(b"\x00\x01\x02binary")
+    with pytest.raises(ExtractError, match="binary"):
+        from_file(binary)
+    image = tmp_path / "image.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    with pytest.raises(ExtractError, match=r"reads \.txt, \.md, \.html and \.pdf"):
+        from_file(image)
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * 300_000)
+    with pytest.raises(ExtractError, match="larger than 1 MB"):
+        from_file(big, max_bytes=1_000_000)
+
+
+def test_control_characters_are_stripped() -> None:
+    """NULs and control characters never reach the stored text."""
+    article = from_plain("First\x00 para\x07graph with\x1b text.\n\nSecond.")
+    assert article.paragraphs == ("First paragraph with text.", "Second.")
