@@ -7,6 +7,7 @@ blocking: async callers run it in a worker thread.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -106,6 +107,24 @@ class Engine:
         """
         doc = self.library.remove(doc_id, scope)
         return doc, self.refresh()
+
+    async def add_async(
+        self, article: Article, scope: str = "", force: bool = False,
+        progress: Progress | None = None,
+    ) -> tuple[Document, IndexReport]:
+        """``add`` in a worker thread, so the caller's event loop keeps running.
+
+        ``progress`` is called from the worker thread; a caller that touches
+        loop objects from it should hop back with ``loop.call_soon_threadsafe``.
+        Callers serialise adds and removes (one at a time per engine).
+        """
+        return await asyncio.to_thread(self.add, article, scope, force, progress)
+
+    async def remove_async(
+        self, doc_id: str, scope: str | None = None
+    ) -> tuple[Document, IndexReport]:
+        """``remove`` in a worker thread."""
+        return await asyncio.to_thread(self.remove, doc_id, scope)
 
     def close(self) -> None:
         """Release the embedding cache."""

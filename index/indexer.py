@@ -96,13 +96,8 @@ def update_index(
         existing, reason = _load_existing(store, embedder)
     if existing is not None and existing.manifest.corpus_fingerprint == fingerprint:
         return existing, IndexReport(len(existing.passages), 0, 0, rebuilt=False)
-    passages = split_corpus(
-        docs,
-        embedder.count_tokens,
-        settings.index.max_passage_tokens,
-        embedder.max_tokens,
-        settings.index.embed_title,
-    )
+    hashes = {d.doc_id: document_hash(d, settings) for d in docs}
+    passages = _passages(docs, hashes, existing, embedder, settings)
     wanted = {p.passage_id: p for p in passages}
     if existing is None:
         data = IndexData(
@@ -123,11 +118,49 @@ def update_index(
         data.sentence_vectors, [sentence_faiss_id(s) for p in removed for s in p.sentence_ids()]
     )
     data.passages = wanted
-    data.manifest = Manifest(embedder.name, embedder.dim, len(wanted), fingerprint)
+    data.manifest = Manifest(embedder.name, embedder.dim, len(wanted), fingerprint,
+                             documents=hashes)
     store.save(data)
     report = IndexReport(len(wanted), len(new), len(removed), existing is None, reason)
     log.info(report.describe())
     return data, report
+
+
+def document_hash(doc: Document, settings: Settings) -> str:
+    """What a document's passages depend on: its text and scope, and the splitting settings."""
+    key = (f"{settings.index.max_passage_tokens}\x1f{settings.index.embed_title}\x1f"
+           f"{doc.scope}\x1f{doc.text}")
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _passages(
+    docs: list[Document],
+    hashes: dict[str, str],
+    existing: IndexData | None,
+    embedder: Embedder,
+    settings: Settings,
+) -> list[Passage]:
+    """All passages, re-splitting only documents that are new or changed.
+
+    Splitting tokenises every sentence, so doing it for unchanged documents
+    would make each add cost time in proportion to the whole corpus. The
+    fingerprint already covers the settings and model, and a mismatch there
+    means ``existing`` is None here.
+    """
+    kept: dict[str, list[Passage]] = {}
+    if existing is not None:
+        for passage in existing.passages.values():
+            if existing.manifest.documents.get(passage.doc_id) == hashes.get(passage.doc_id):
+                kept.setdefault(passage.doc_id, []).append(passage)
+    changed = [d for d in docs if d.doc_id not in kept]
+    fresh = split_corpus(
+        changed,
+        embedder.count_tokens,
+        settings.index.max_passage_tokens,
+        embedder.max_tokens,
+        settings.index.embed_title,
+    )
+    return [p for d in docs for p in kept.get(d.doc_id, [])] + fresh
 
 
 def _load_existing(store: IndexStore, embedder: Embedder) -> tuple[IndexData | None, str]:

@@ -51,7 +51,7 @@ class Passage:
 
     def embed_text(self, with_title: bool) -> str:
         """What the model reads for this passage: optionally the title, then the text."""
-        return f"{self.title}\n{self.text}" if with_title else self.text
+        return embedded_text(self.title, self.text, with_title)
 
     def citation_label(self) -> str:
         """Who said it and where: "gjohnsit · article, paragraph 3" or a reader comment's."""
@@ -75,13 +75,18 @@ class Passage:
         return cls(**fields)  # type: ignore[arg-type]
 
 
-def passage_id(doc_id: str, title: str, text: str, occurrence: int = 0) -> str:
-    """A stable id from the document, its title and the passage's text (and repeat count).
+def embedded_text(title: str, text: str, with_title: bool) -> str:
+    """The one place that decides what the model reads for a passage."""
+    return f"{title}\n{text}" if with_title else text
 
-    The title is part of the id because it is embedded with the text: a new
-    title must give a new vector.
+
+def passage_id(doc_id: str, embedded: str, occurrence: int = 0) -> str:
+    """A stable id from the document and exactly what is embedded (and the repeat count).
+
+    What is embedded (the text, with the title when titles are embedded) is in
+    the id, so anything that changes the vector changes the id.
     """
-    key = f"{doc_id}\x1f{title}\x1f{text}\x1f{occurrence}"
+    key = f"{doc_id}\x1f{embedded}\x1f{occurrence}"
     digest = hashlib.sha256(key.encode()).hexdigest()
     return digest[:16]
 
@@ -116,7 +121,9 @@ def split_document(
                 text = " ".join(doc.text[start:end].split())
                 occurrence = seen.get(text, 0)
                 seen[text] = occurrence + 1
-                passages.append(_passage(doc, section, paragraph, start, end, text, occurrence))
+                embedded = embedded_text(doc.title, text, with_title)
+                ident = passage_id(doc.doc_id, embedded, occurrence)
+                passages.append(_passage(doc, section, paragraph, start, end, text, ident))
     return passages
 
 
@@ -141,10 +148,10 @@ def _passage(
     start: int,
     end: int,
     text: str,
-    occurrence: int,
+    ident: str,
 ) -> Passage:
     return Passage(
-        passage_id=passage_id(doc.doc_id, doc.title, text, occurrence),
+        passage_id=ident,
         doc_id=doc.doc_id,
         title=doc.title,
         author=section.author if section.kind != ARTICLE else doc.author,

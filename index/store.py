@@ -36,7 +36,7 @@ from .passages import Passage
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _VECTORS = "vectors.faiss"
 _SENTENCES = "sentences.faiss"
 _PASSAGES = "passages.jsonl"
@@ -53,6 +53,8 @@ class Manifest:
     corpus_fingerprint: str
     format_version: int = FORMAT_VERSION
     checksums: dict[str, str] = field(default_factory=dict)
+    documents: dict[str, str] = field(default_factory=dict)
+    """Each document's hash, so an update re-splits only documents that changed."""
 
 
 @dataclass
@@ -177,6 +179,7 @@ class IndexStore:
             count=len(data.passages),
             corpus_fingerprint=data.manifest.corpus_fingerprint,
             checksums=checksums,
+            documents=data.manifest.documents,
         )
         (tmp_folder / _MANIFEST).write_text(json.dumps(asdict(manifest), indent=2), "utf-8")
         for name in (_VECTORS, _SENTENCES, _PASSAGES, _MANIFEST):

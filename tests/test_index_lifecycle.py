@@ -119,3 +119,14 @@ def test_model_change_forces_a_rebuild(tmp_path: Path, embedder: Embedder) -> No
     engine = Engine.open(settings, embedder=embedder)
     assert engine.report.rebuilt
     assert "model changed from some-other-model to all-MiniLM-L6-v2" in engine.report.reason
+
+
+def test_changed_split_settings_resplit_unchanged_documents(tmp_path: Path,
+                                                            embedder: Embedder) -> None:
+    """Passages of unchanged files are reused, unless the splitting settings change."""
+    settings = small_settings(tmp_path)
+    Engine.open(settings, embedder=embedder)
+    untitled = make_settings(settings.data_dir, corpus={"bundled": False,
+                             "dirs": list(settings.corpus.dirs)}, index={"embed_title": False})
+    engine = Engine.open(untitled, embedder=embedder)
+    assert (engine.report.added, engine.report.removed) == (2, 2)

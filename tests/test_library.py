@@ -160,3 +160,23 @@ def test_control_characters_are_stripped() -> None:
     """NULs and control characters never reach the stored text."""
     article = from_plain("First\x00 para\x07graph with\x1b text.\n\nSecond.")
     assert article.paragraphs == ("First paragraph with text.", "Second.")
+
+
+def test_async_add_runs_off_the_event_loop_with_progress(small_engine: Engine) -> None:
+    """While an add embeds in a worker thread, the loop keeps ticking and progress arrives."""
+    calls: list[tuple[int, int]] = []
+
+    async def main() -> int:
+        ticks = 0
+        task = asyncio.create_task(small_engine.add_async(
+            from_html(llamas()), progress=lambda done, total: calls.append((done, total))))
+        while not task.done():
+            await asyncio.sleep(0.005)
+            ticks += 1
+        doc, report = await task
+        assert report.added > 0 and doc.title == "Llamas of the Altiplano"
+        return ticks
+
+    ticks = asyncio.run(main())
+    assert ticks > 3
+    assert calls and calls[-1][0] == calls[-1][1] and calls[-1][1] > 0
