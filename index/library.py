@@ -11,13 +11,12 @@ leaves a file the index does not know yet, and the next start catches up.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from . import atomic
 from .config import Settings
 from .documents import Document, load_corpus, render_document
 from .errors import CitebotError
@@ -136,7 +135,7 @@ class Library:
         folder = self.root / (scope or GLOBAL_FOLDER)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{doc_id}.md"
-        _atomic_write(path, text)
+        atomic.write_text(path, text)
         return next(d for d in self.documents() if d.doc_id == doc_id)
 
     def remove(self, doc_id: str, scope: str | None = None) -> Document:
@@ -158,7 +157,7 @@ class Library:
                 f"'{doc_id}' is part of the bundled or configured corpus and cannot be removed here"
             )
         doc.path.unlink()
-        _fsync_dir(doc.path.parent)
+        atomic.fsync(doc.path.parent)
         return doc
 
     def _refuse_duplicates(self, article: Article, scope: str, force: bool) -> None:
@@ -198,22 +197,3 @@ def _canonical(url: str) -> str:
     parts = urlsplit(url.strip())
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write through a temporary file (not named *.md, so never loaded) and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -31,6 +31,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from . import atomic
 from .errors import IndexCorruptError
 from .passages import Passage
 
@@ -183,9 +184,10 @@ class IndexStore:
         )
         (tmp_folder / _MANIFEST).write_text(json.dumps(asdict(manifest), indent=2), "utf-8")
         for name in (_VECTORS, _SENTENCES, _PASSAGES, _MANIFEST):
-            _fsync(tmp_folder / name)
+            atomic.fsync(tmp_folder / name)
         os.replace(tmp_folder, folder)
-        _atomic_write(self.root / "CURRENT", generation + "\n")
+        atomic.fsync(self.root)
+        atomic.write_text(self.root / "CURRENT", generation + "\n")
         data.manifest = manifest
         self._remove_old(keep=generation)
 
@@ -243,21 +245,3 @@ def _sha256(path: Path) -> str:
     except OSError as exc:
         raise IndexCorruptError(f"cannot read {path}: {exc.strerror or exc}") from None
     return digest.hexdigest()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write a small file through a temporary name and a rename."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
