@@ -138,18 +138,21 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(render_answer(answer, bold=sys.stdout.isatty()))
         return 0
-    failures = 0
     for line in sys.stdin:
         raw = line.rstrip("\n")
         try:
-            obj = engine.ask(raw, args.top_k, scopes).to_json()
+            answer = engine.ask(raw, args.top_k, scopes)
         except QuestionError as exc:
-            failures += 1
-            obj = {"question": raw, "answered": False, "results": [], "error": str(exc)}
-        if args.json:
-            _print_json(obj)
+            if args.json:
+                _print_json({"question": raw, "answered": False, "results": [],
+                             "error": str(exc)})
+            else:
+                print(f"citebot: {exc}\n")
         else:
-            print(obj.get("error") or "", end="")
+            if args.json:
+                _print_json(answer.to_json())
+            else:
+                print(f"Q: {answer.question}\n{render_answer(answer, sys.stdout.isatty())}\n")
         sys.stdout.flush()
     return 0
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import atomic
 from .config import Settings
-from .documents import Document, load_corpus, render_document
+from .documents import Document, load_corpus, load_document, render_document
 from .errors import CitebotError
 from .extract import Article
 
@@ -136,7 +136,7 @@ class Library:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{doc_id}.md"
         atomic.write_text(path, text)
-        return next(d for d in self.documents() if d.doc_id == doc_id)
+        return load_document(path, scope)
 
     def remove(self, doc_id: str, scope: str | None = None) -> Document:
         """Delete an added article's file.

@@ -131,3 +131,12 @@ def test_eval_missing_collection(run_cli, tmp_path: Path) -> None:
     """A missing collection folder is a one-line error."""
     result = run_cli("eval", "--collection", str(tmp_path / "none"))
     assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def test_ask_from_stdin_without_json_prints_each_answer(run_cli) -> None:
+    """`citebot ask -` in human form prints every question with its citations, in order."""
+    result = run_cli("ask", "-", stdin="Who captured soldiers?\n\nHow many roadblocks?\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.index("Q: Who captured soldiers?") < out.index("Q: How many roadblocks?")
+    assert "the question is empty" in out and "83 roadblocks" in out
