@@ -29,8 +29,11 @@ offsets recorded for passages point into the file's text.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -83,6 +86,11 @@ class Document:
     text: str
     path: Path | None = None
     scope: str = ""
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 of the text, computed once: index updates compare documents by it."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
 def parse_document(text: str, doc_id: str, path: Path | None = None, scope: str = "") -> Document:
@@ -148,8 +156,13 @@ def load_document(path: Path, scope: str = "") -> Document:
     return parse_document(text.replace("\r\n", "\n"), path.stem.lower(), path, scope)
 
 
-def load_corpus(dirs: list[Path], scope: str = "") -> list[Document]:
+def load_corpus(
+    dirs: list[Path], scope: str = "", load: Callable[[Path, str], Document] = load_document
+) -> list[Document]:
     """Load every ``*.md`` corpus file (README.md excepted) from the given folders.
+
+    ``load`` reads one file; the library passes a cached reader so that an add
+    does not parse the whole corpus again.
 
     Raises:
         CorpusError: a folder is missing, a file is malformed, or two files
@@ -162,7 +175,7 @@ def load_corpus(dirs: list[Path], scope: str = "") -> list[Document]:
         for path in sorted(folder.glob("*.md")):
             if path.name.lower() == "readme.md":
                 continue
-            doc = load_document(path, scope)
+            doc = load(path, scope)
             if doc.doc_id in documents:
                 raise CorpusError(
                     f"{path}: document id '{doc.doc_id}' is also used by "

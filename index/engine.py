@@ -2,15 +2,18 @@
 
 ``Engine.open`` does the slow start-up work (load the model, bring the index up
 to date) once; afterwards ``ask`` answers in milliseconds. All of it is
-blocking: async callers run it in a worker thread.
+blocking: async callers run it in a worker thread. A lock keeps a search from
+seeing half of an add or remove (only the final in-memory step of a change
+holds it, so searches wait milliseconds, not for the embedding).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Settings
@@ -37,6 +40,10 @@ class Engine:
     searcher: Searcher
     report: IndexReport
     library: Library
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held by searches and by the in-memory step of a change."""
+    changing: threading.Lock = field(default_factory=threading.Lock)
+    """Held for a whole add, remove or refresh: changes happen one at a time."""
 
     @classmethod
     def open(
@@ -75,15 +82,22 @@ class Engine:
         scopes: Collection[str] = (GLOBAL_SCOPE,),
     ) -> Answer:
         """Answer one question (see ``Searcher.search``)."""
-        return self.searcher.search(question, top_k, scopes)
+        with self.lock:
+            return self.searcher.search(question, top_k, scopes)
 
     def refresh(self, progress: Progress | None = None) -> IndexReport:
         """Bring the index in line with the corpus files (after an add or remove)."""
+        with self.changing:
+            return self._refresh(progress)
+
+    def _refresh(self, progress: Progress | None = None) -> IndexReport:
         data, report = update_index(
             self.store, self.library.documents(), self.embedder, self.cache, self.settings,
-            progress, current=self.searcher.data,
+            progress, current=self.searcher.data, lock=self.lock,
         )
-        self.searcher = Searcher(data, self.embedder, self.settings.search)
+        if data is not self.searcher.data:
+            with self.lock:
+                self.searcher = Searcher(data, self.embedder, self.settings.search)
         self.report = report
         return report
 
@@ -96,8 +110,9 @@ class Engine:
         Raises:
             LibraryError: the article is empty, untitled or a duplicate.
         """
-        doc = self.library.add(article, scope, force)
-        return doc, self.refresh(progress)
+        with self.changing:
+            doc = self.library.add(article, scope, force)
+            return doc, self._refresh(progress)
 
     def remove(self, doc_id: str, scope: str | None = None) -> tuple[Document, IndexReport]:
         """Delete an added article from the corpus and the index.
@@ -105,8 +120,9 @@ class Engine:
         Raises:
             LibraryError: no such article in this scope, or a bundled one.
         """
-        doc = self.library.remove(doc_id, scope)
-        return doc, self.refresh()
+        with self.changing:
+            doc = self.library.remove(doc_id, scope)
+            return doc, self._refresh()
 
     async def add_async(
         self, article: Article, scope: str = "", force: bool = False,
@@ -116,7 +132,7 @@ class Engine:
 
         ``progress`` is called from the worker thread; a caller that touches
         loop objects from it should hop back with ``loop.call_soon_threadsafe``.
-        Callers serialise adds and removes (one at a time per engine).
+        Concurrent adds and removes wait for each other; searches go on.
         """
         return await asyncio.to_thread(self.add, article, scope, force, progress)
 

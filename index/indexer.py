@@ -1,35 +1,39 @@
 """Building and updating the index from the corpus files.
 
-An update embeds only passages that are new, removes those that are gone, and
-writes a new index generation; an unchanged corpus costs a fingerprint check.
-A model change, or an index that fails verification, forces a full rebuild, and
-the report says why.
+An update embeds only passages that are new, writes them as one new segment,
+records the rows that are gone, and applies both to the index in memory; an
+unchanged corpus costs a fingerprint check. So an add or remove costs time in
+proportion to the article, not the corpus. Segments and dead rows are
+compacted away when they pile up (on start-up, or in a running process once
+half the rows are dead). A model change, or an index that fails verification,
+forces a full rebuild, and the report says why.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from .config import Settings
 from .documents import Document
 from .embedder import Embedder, EmbeddingCache, Progress, embed_with_cache
 from .errors import IndexCorruptError
+from .live import LiveIndex, Origin
 from .passages import Passage, split_corpus
-from .store import (
-    FORMAT_VERSION,
-    IndexData,
-    IndexStore,
-    Manifest,
-    add_vectors,
-    faiss_id,
-    new_vectors,
-    remove_vectors,
-    sentence_faiss_id,
-)
+from .store import FORMAT_VERSION, IndexData, IndexStore, Manifest
 
 log = logging.getLogger(__name__)
+
+MAX_SEGMENTS_AT_START = 8
+"""More segments than this are merged into one when the index is loaded."""
+MAX_DEAD_AT_START = 0.2
+"""A larger share of dead rows is compacted away when the index is loaded."""
+MAX_DEAD_RUNNING = 0.5
+"""In a running process, compact once half the rows are dead (amortised O(1) per row)."""
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,16 @@ def corpus_fingerprint(docs: list[Document], settings: Settings, model: str) -> 
         f"title={settings.index.embed_title}",
     ]
     for doc in sorted(docs, key=lambda d: d.doc_id):
-        text_hash = hashlib.sha256(doc.text.encode("utf-8")).hexdigest()
-        parts.append(f"{doc.doc_id}\x1f{doc.scope}\x1f{text_hash}")
+        parts.append(f"{doc.doc_id}\x1f{doc.scope}\x1f{doc.digest}")
     digest.update("\n".join(parts).encode("utf-8"))
     return digest.hexdigest()
+
+
+def document_hash(doc: Document, settings: Settings) -> str:
+    """What a document's passages depend on: its text and scope, and the splitting settings."""
+    key = (f"{settings.index.max_passage_tokens}\x1f{settings.index.embed_title}\x1f"
+           f"{doc.scope}\x1f{doc.digest}")
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def update_index(
@@ -79,88 +89,153 @@ def update_index(
     settings: Settings,
     progress: Progress | None = None,
     current: IndexData | None = None,
+    lock: AbstractContextManager[object] | None = None,
 ) -> tuple[IndexData, IndexReport]:
     """Bring the stored index in line with ``docs``, embedding only what is new.
 
     Args:
         current: the index already loaded by this process, if any; it is
-            updated instead of reading the stored one again.
+            changed in place instead of reading the stored one again.
+        lock: held while ``current`` is changed in memory, so that a search
+            in another thread never sees half of a change. Embedding and
+            disk writes happen outside it.
 
     Returns:
-        The live index and a report of what changed.
+        The live index (``current`` itself unless it was compacted or
+        rebuilt) and a report of what changed.
     """
+    guard = lock or nullcontext()
     fingerprint = corpus_fingerprint(docs, settings, embedder.name)
     if current is not None and current.manifest.model == embedder.name:
         existing, reason = current, ""
     else:
         existing, reason = _load_existing(store, embedder)
-    if existing is not None and existing.manifest.corpus_fingerprint == fingerprint:
-        return existing, IndexReport(len(existing.passages), 0, 0, rebuilt=False)
     hashes = {d.doc_id: document_hash(d, settings) for d in docs}
-    passages = _passages(docs, hashes, existing, embedder, settings)
-    wanted = {p.passage_id: p for p in passages}
     if existing is None:
-        data = IndexData(
-            Manifest(embedder.name, embedder.dim, 0, fingerprint),
-            new_vectors(embedder.dim),
-            new_vectors(embedder.dim),
-            {},
-        )
-        removed: list[Passage] = []
-        new = list(wanted.values())
-    else:
-        data = existing
-        removed = [p for pid, p in existing.passages.items() if pid not in wanted]
-        new = [p for pid, p in wanted.items() if pid not in existing.passages]
-    _embed_and_add(data, new, embedder, cache, settings.index.embed_title, progress)
-    remove_vectors(data.vectors, [faiss_id(p.passage_id) for p in removed])
-    remove_vectors(
-        data.sentence_vectors, [sentence_faiss_id(s) for p in removed for s in p.sentence_ids()]
-    )
-    data.passages = wanted
-    data.manifest = Manifest(embedder.name, embedder.dim, len(wanted), fingerprint,
-                             documents=hashes)
-    store.save(data)
-    report = IndexReport(len(wanted), len(new), len(removed), existing is None, reason)
-    log.info(report.describe())
-    return data, report
+        data = _build(store, docs, hashes, fingerprint, embedder, cache, settings, progress)
+        report = IndexReport(len(data.live), len(data.live), 0, True, reason)
+        log.info(report.describe())
+        return data, report
+    added = removed = 0
+    if existing.manifest.corpus_fingerprint != fingerprint:
+        added, removed = _update(store, existing, docs, hashes, fingerprint, embedder, cache,
+                                 settings, progress, guard)
+    if _fragmented(existing.manifest, running=current is not None):
+        existing = _compact(store, existing)
+    report = IndexReport(len(existing.live), added, removed, False)
+    if added or removed:
+        log.info(report.describe())
+    return existing, report
 
 
-def document_hash(doc: Document, settings: Settings) -> str:
-    """What a document's passages depend on: its text and scope, and the splitting settings."""
-    key = (f"{settings.index.max_passage_tokens}\x1f{settings.index.embed_title}\x1f"
-           f"{doc.scope}\x1f{doc.text}")
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _passages(
+def _build(
+    store: IndexStore,
     docs: list[Document],
     hashes: dict[str, str],
-    existing: IndexData | None,
+    fingerprint: str,
     embedder: Embedder,
+    cache: EmbeddingCache | None,
     settings: Settings,
-) -> list[Passage]:
-    """All passages, re-splitting only documents that are new or changed.
+    progress: Progress | None,
+) -> IndexData:
+    """Split, embed and store the whole corpus as one segment."""
+    passages = _split(docs, embedder, settings)
+    vectors, sentence_vectors = _embed(passages, embedder, cache, settings, progress)
+    segment = store.write_segment(passages, vectors, sentence_vectors)
+    manifest = store.publish(Manifest(embedder.name, embedder.dim, len(passages), fingerprint,
+                                      documents=hashes, segments=(segment,)))
+    live = LiveIndex(embedder.dim)
+    live.add(passages, vectors, sentence_vectors,
+             [Origin(segment.name, row) for row in range(len(passages))])
+    return IndexData(manifest, live)
 
-    Splitting tokenises every sentence, so doing it for unchanged documents
-    would make each add cost time in proportion to the whole corpus. The
-    fingerprint already covers the settings and model, and a mismatch there
-    means ``existing`` is None here.
+
+def _update(
+    store: IndexStore,
+    data: IndexData,
+    docs: list[Document],
+    hashes: dict[str, str],
+    fingerprint: str,
+    embedder: Embedder,
+    cache: EmbeddingCache | None,
+    settings: Settings,
+    progress: Progress | None,
+    guard: AbstractContextManager[object],
+) -> tuple[int, int]:
+    """Apply the documents that changed: one new segment, more dead rows, a new manifest.
+
+    Only new and changed documents are split (splitting tokenises every
+    sentence), and only their passages not already indexed are embedded.
+    The change is on disk before it is applied in memory, so a failed write
+    leaves the process with the index it had.
     """
-    kept: dict[str, list[Passage]] = {}
-    if existing is not None:
-        for passage in existing.passages.values():
-            if existing.manifest.documents.get(passage.doc_id) == hashes.get(passage.doc_id):
-                kept.setdefault(passage.doc_id, []).append(passage)
-    changed = [d for d in docs if d.doc_id not in kept]
-    fresh = split_corpus(
-        changed,
+    live = data.live
+    known = data.manifest.documents
+    changed = [d for d in docs if known.get(d.doc_id) != hashes[d.doc_id]]
+    stale = [doc_id for doc_id in known if doc_id not in hashes]
+    stale += [d.doc_id for d in changed if d.doc_id in known]
+    fresh = _split(changed, embedder, settings)
+    fresh_ids = {p.passage_id for p in fresh}
+    removed = [pid for doc_id in stale for pid in live.doc_passage_ids(doc_id)
+               if pid not in fresh_ids]
+    new = [p for p in fresh if p.passage_id not in live.position]
+    vectors, sentence_vectors = _embed(new, embedder, cache, settings, progress)
+    deleted = {name: list(rows) for name, rows in data.manifest.deleted.items()}
+    for pid in removed:
+        origin = live.origins[live.position[pid]]
+        deleted.setdefault(origin.segment, []).append(origin.row)
+    segments = data.manifest.segments
+    origins: list[Origin] = []
+    if new:
+        segment = store.write_segment(new, vectors, sentence_vectors)
+        segments = (*segments, segment)
+        origins = [Origin(segment.name, row) for row in range(len(new))]
+    manifest = store.publish(replace(
+        data.manifest, count=len(live) - len(removed) + len(new),
+        corpus_fingerprint=fingerprint, documents=hashes, segments=segments, deleted=deleted,
+    ))
+    with guard:
+        live.remove(removed)
+        live.add(new, vectors, sentence_vectors, origins)
+        data.manifest = manifest
+    return len(new), len(removed)
+
+
+def _fragmented(manifest: Manifest, running: bool) -> bool:
+    """Whether segments or dead rows have piled up enough to be worth a compaction."""
+    stored = manifest.stored_rows()
+    dead = manifest.deleted_rows() / stored if stored else 0.0
+    if running:
+        return dead > MAX_DEAD_RUNNING
+    return len(manifest.segments) > MAX_SEGMENTS_AT_START or dead > MAX_DEAD_AT_START
+
+
+def _compact(store: IndexStore, data: IndexData) -> IndexData:
+    """Rewrite the live rows as one segment, dropping dead rows and merging segments."""
+    live = data.live
+    positions = [position for position, _ in live.live_passages()]
+    passages = [live.passages[i] for i in positions]
+    rows = [r for i in positions for r in live.sentence_rows(i)]
+    vectors = live.matrix()[positions]
+    sentence_vectors = live.sentence_matrix()[rows]
+    segment = store.write_segment(passages, vectors, sentence_vectors)
+    manifest = store.publish(replace(data.manifest, count=len(passages), segments=(segment,),
+                                     deleted={}))
+    fresh = LiveIndex(live.dim)
+    fresh.add(passages, vectors, sentence_vectors,
+              [Origin(segment.name, row) for row in range(len(passages))])
+    log.info("compacted the index into one segment of %d passages", len(passages))
+    return IndexData(manifest, fresh)
+
+
+def _split(docs: list[Document], embedder: Embedder, settings: Settings) -> list[Passage]:
+    return split_corpus(
+        docs,
         embedder.count_tokens,
         settings.index.max_passage_tokens,
         embedder.max_tokens,
         settings.index.embed_title,
     )
-    return [p for d in docs for p in kept.get(d.doc_id, [])] + fresh
 
 
 def _load_existing(store: IndexStore, embedder: Embedder) -> tuple[IndexData | None, str]:
@@ -179,20 +254,18 @@ def _load_existing(store: IndexStore, embedder: Embedder) -> tuple[IndexData | N
     return existing, ""
 
 
-def _embed_and_add(
-    data: IndexData,
+def _embed(
     passages: list[Passage],
     embedder: Embedder,
     cache: EmbeddingCache | None,
-    with_title: bool,
+    settings: Settings,
     progress: Progress | None,
-) -> None:
-    """Embed new passages and each of their sentences, and add both to the index."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors of the passages and of each of their sentences (in passage order)."""
+    empty = np.zeros((0, embedder.dim), dtype=np.float32)
     if not passages:
-        return
-    texts = [p.embed_text(with_title) for p in passages]
+        return empty, empty
+    texts = [p.embed_text(settings.index.embed_title) for p in passages]
     sentences = [s for p in passages for s in p.sentence_texts()]
     matrix = embed_with_cache(embedder, cache, texts + sentences, progress)
-    add_vectors(data.vectors, [faiss_id(p.passage_id) for p in passages], matrix[: len(texts)])
-    sentence_ids = [sentence_faiss_id(s) for p in passages for s in p.sentence_ids()]
-    add_vectors(data.sentence_vectors, sentence_ids, matrix[len(texts) :])
+    return matrix[: len(texts)], matrix[len(texts):]

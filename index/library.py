@@ -6,6 +6,10 @@ for one server's own. The corpus files are the truth; the index follows them,
 so an add or remove is: write (or delete) one file atomically, then bring the
 index up to date, which embeds only the new passages. A crash between the two
 leaves a file the index does not know yet, and the next start catches up.
+
+Parsed files are cached by path, size and modification time, with the keys
+the duplicate check compares, so an add re-reads only its own file: its
+cost does not grow with the corpus (beyond one ``stat`` per file).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from . import atomic
@@ -59,12 +64,35 @@ def check_scope(scope: str) -> str:
     return scope
 
 
+@dataclass(frozen=True)
+class _DuplicateKeys:
+    """What the duplicate check compares, computed once per file."""
+
+    url: str
+    text: str
+    paragraphs: frozenset[str]
+
+    @classmethod
+    def of(cls, doc: Document) -> _DuplicateKeys:
+        paragraphs = [p.text for p in doc.sections[0].paragraphs]
+        return cls(_canonical(doc.url), _norm("\n\n".join(paragraphs)),
+                   frozenset(_norm(p) for p in paragraphs))
+
+
+@dataclass
+class _Cached:
+    stamp: tuple[int, int, int, str]
+    doc: Document
+    keys: _DuplicateKeys | None = field(default=None)
+
+
 class Library:
     """Finds, adds and removes corpus files; knows which are bundled and which were added."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.root = settings.data_dir / "articles"
+        self._cache: dict[Path, _Cached] = {}
 
     def documents(self) -> list[Document]:
         """Every article, bundled and added, with its scope.
@@ -72,13 +100,13 @@ class Library:
         Raises:
             CorpusError: a file is malformed or two share an id.
         """
-        docs = load_corpus(self.settings.corpus_dirs())
+        docs = load_corpus(self.settings.corpus_dirs(), load=self._load)
         if self.root.is_dir():
             for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
                 scope = "" if folder.name == GLOBAL_FOLDER else folder.name
                 if scope and not _SCOPE.match(scope):
                     continue
-                docs.extend(load_corpus([folder], scope))
+                docs.extend(load_corpus([folder], scope, load=self._load))
         seen: dict[str, Document] = {}
         for doc in docs:
             if doc.doc_id in seen:
@@ -87,6 +115,23 @@ class Library:
                 )
             seen[doc.doc_id] = doc
         return docs
+
+    def _load(self, path: Path, scope: str) -> Document:
+        """Parse a corpus file, or return it from the cache if it has not changed."""
+        info = path.stat()
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size, scope)
+        cached = self._cache.get(path)
+        if cached is None or cached.stamp != stamp:
+            cached = self._cache[path] = _Cached(stamp, load_document(path, scope))
+        return cached.doc
+
+    def _keys(self, doc: Document) -> _DuplicateKeys:
+        cached = self._cache.get(doc.path) if doc.path else None
+        if cached is None or cached.doc is not doc:
+            return _DuplicateKeys.of(doc)
+        if cached.keys is None:
+            cached.keys = _DuplicateKeys.of(doc)
+        return cached.keys
 
     def visible(self, scope: str) -> list[Document]:
         """The articles a scope can cite: the global ones and its own."""
@@ -136,7 +181,7 @@ class Library:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{doc_id}.md"
         atomic.write_text(path, text)
-        return load_document(path, scope)
+        return self._load(path, scope)
 
     def remove(self, doc_id: str, scope: str | None = None) -> Document:
         """Delete an added article's file.
@@ -158,6 +203,7 @@ class Library:
             )
         doc.path.unlink()
         atomic.fsync(doc.path.parent)
+        self._cache.pop(doc.path, None)
         return doc
 
     def _refuse_duplicates(self, article: Article, scope: str, force: bool) -> None:
@@ -165,15 +211,15 @@ class Library:
         fingerprint = _norm(article.body())
         new = {_norm(p) for p in article.paragraphs if len(p) > 40}
         for doc in self.visible(scope):
-            if url and _canonical(doc.url) == url:
+            keys = self._keys(doc)
+            if url and keys.url == url:
                 raise LibraryError(
                     f"this URL is already in the corpus as '{doc.doc_id}' ({doc.title})")
-            paragraphs = [p.text for p in doc.sections[0].paragraphs]
-            if _norm("\n\n".join(paragraphs)) == fingerprint:
+            if keys.text == fingerprint:
                 raise LibraryError(
                     f"the same text is already in the corpus as '{doc.doc_id}' ({doc.title})")
             if new and not force:
-                shared = len(new & {_norm(p) for p in paragraphs}) / len(new)
+                shared = len(new & keys.paragraphs) / len(new)
                 if shared >= self.settings.ingest.near_duplicate:
                     raise LibraryError(
                         f"{shared:.0%} of its paragraphs are already in '{doc.doc_id}' "

@@ -19,10 +19,9 @@ import numpy as np
 from .config import SearchSettings
 from .embedder import Embedder
 from .fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
-from .keyword import KeywordIndex
 from .passages import Passage
 from .questions import clean_question
-from .store import IndexData, faiss_id, sentence_faiss_id, stored_ids
+from .store import IndexData
 
 log = logging.getLogger(__name__)
 
@@ -88,20 +87,6 @@ class Searcher:
         self.settings = settings
         self.embedder = embedder
         self.data = data
-        self.passages: list[Passage] = data.ordered_passages()
-        dim = data.manifest.dim
-        self._position = {faiss_id(p.passage_id): i for i, p in enumerate(self.passages)}
-        passage_ids = [faiss_id(p.passage_id) for p in self.passages]
-        self._vectors = _in_order(data.vectors, passage_ids, dim)
-        sentence_ids = [sentence_faiss_id(s) for p in self.passages for s in p.sentence_ids()]
-        self._sentence_vectors = _in_order(data.sentence_vectors, sentence_ids, dim)
-        owners = [i for i, p in enumerate(self.passages) for _ in p.sentences]
-        self._sentence_owner = np.array(owners, dtype=np.int64)
-        self._sentence_fid_row = {sid: row for row, sid in enumerate(sentence_ids)}
-        starts = np.cumsum([0] + [len(p.sentences) for p in self.passages])
-        self._sentence_rows = [range(starts[i], starts[i + 1]) for i in range(len(self.passages))]
-        self._keyword = KeywordIndex([_keyword_text(p) for p in self.passages])
-        self._scopes = np.array([p.scope for p in self.passages], dtype=object)
 
     def search(
         self,
@@ -121,11 +106,15 @@ class Searcher:
         """
         text = clean_question(question)
         k = top_k or self.settings.top_k
-        if not self.passages:
+        live = self.data.live
+        if not len(live):
             return Answer(text, False, ())
         query = self.embedder.encode([text])[0]
-        allowed = np.isin(self._scopes, list(scopes))
-        keyword = np.where(allowed, self._keyword.scores(text), -np.inf)
+        allowed = live.allowed(scopes)
+        if not allowed.any():
+            return Answer(text, False, ())
+        keyword = np.where(allowed, live.keyword.scores(text), -np.inf)
+        vectors = live.matrix()
         best_sentence: dict[int, int] = {}
         similarity: dict[int, float] = {}
 
@@ -136,7 +125,7 @@ class Searcher:
             best_sentence.update(zip(positions.tolist(), best, strict=True))
             similarity.update(zip(positions.tolist(), scores.tolist(), strict=True))
             top = positions[np.argsort(-scores)[:FEEDBACK_DEPTH]]
-            moved = feedback_query(query, self._vectors[top], self.settings.feedback)
+            moved = feedback_query(query, vectors[top], self.settings.feedback)
             return scores if moved is query else self._dense_scores(moved, positions)[0]
 
         ranked, fused, _ = hybrid_rank(
@@ -151,7 +140,7 @@ class Searcher:
         for i, position in enumerate(ranked.tolist()):
             if similarity[position] < self.settings.min_score:
                 continue
-            passage = self.passages[position]
+            passage = live.passages[position]
             if any(_overlaps(passage, c.passage) for c in citations):
                 continue
             a, b = passage.sentences[best_sentence[position]] if passage.sentences else (0, 0)
@@ -166,13 +155,15 @@ class Searcher:
     ) -> tuple[np.ndarray, list[int]]:
         """Mixed passage/best-sentence cosine of each position, and which sentence was best."""
         beta = self.settings.sentence_weight
-        own = self._vectors[positions] @ query
+        live = self.data.live
+        own = live.matrix()[positions] @ query
+        sentences = live.sentence_matrix()
         scores = np.empty(len(positions), dtype=np.float64)
         best: list[int] = []
         for n, position in enumerate(positions.tolist()):
-            rows = self._sentence_rows[position]
+            rows = live.sentence_rows(position)
             if len(rows):
-                sims = self._sentence_vectors[rows.start : rows.stop] @ query
+                sims = sentences[rows.start : rows.stop] @ query
                 top = int(np.argmax(sims))
                 scores[n] = (1.0 - beta) * own[n] + beta * float(sims[top])
             else:
@@ -182,48 +173,35 @@ class Searcher:
         return scores, best
 
     def _dense_top(self, query: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        """Positions of the passages nearest the question, or holding its nearest sentences."""
-        n = min(self.settings.candidates, len(self.passages))
-        if not allowed.all():
-            # A scope filter: score the allowed rows directly (exact, and cheap at this size).
-            scores = np.where(allowed, self._vectors @ query, -np.inf)
-            sentence_scores = np.where(allowed[self._sentence_owner],
-                                       self._sentence_vectors @ query, -np.inf)
-            top = np.argsort(-scores)[:n]
-            top_sentences = np.argsort(-sentence_scores)[:n]
-            found = set(top[np.isfinite(scores[top])].tolist())
-            found.update(self._sentence_owner[top_sentences[np.isfinite(
-                sentence_scores[top_sentences])]].tolist())
-            return np.array(sorted(found), dtype=np.int64)
-        _, ids = self.data.vectors.search(query[None, :], n)
-        found = {self._position[int(i)] for i in ids[0] if i >= 0}
-        if self.data.sentence_vectors.ntotal:
-            m = min(n, self.data.sentence_vectors.ntotal)
-            _, sentence_hits = self.data.sentence_vectors.search(query[None, :], m)
-            rows = [self._sentence_fid_row[int(i)] for i in sentence_hits[0] if i >= 0]
-            found.update(self._sentence_owner[rows].tolist())
+        """Positions of the allowed passages nearest the question, or holding its nearest sentences.
+
+        Dead rows and other scopes' rows are filtered inside FAISS (a bitmap
+        selector), so the search is exact and still returns ``candidates`` hits.
+        """
+        live = self.data.live
+        n = min(self.settings.candidates, int(allowed.sum()))
+        found: set[int] = set()
+        _, hits = live.vectors.search(query[None, :], n, params=_only(allowed))
+        found.update(int(i) for i in hits[0] if i >= 0)
+        owners = live.sentence_owner.values
+        if len(owners):
+            sentence_allowed = allowed[owners]
+            m = min(n, int(sentence_allowed.sum()))
+            if m:
+                _, rows = live.sentence_vectors.search(query[None, :], m,
+                                                       params=_only(sentence_allowed))
+                found.update(owners[rows[0][rows[0] >= 0]].tolist())
         return np.array(sorted(found), dtype=np.int64)
 
 
-def _in_order(index: faiss.Index, ids: list[int], dim: int) -> np.ndarray:
-    """The vectors of an ID-mapped index, rearranged into the order of ``ids``."""
-    out = np.zeros((len(ids), dim), dtype=np.float32)
-    if not ids:
-        return out
-    raw = index.index.reconstruct_n(0, index.ntotal)
-    row_of = {int(fid): row for row, fid in enumerate(stored_ids(index).tolist())}
-    for n, fid in enumerate(ids):
-        out[n] = raw[row_of[fid]]
-    return out
-
-
-def _keyword_text(passage: Passage) -> str:
-    """What BM25 reads: the title, who wrote it and whether it is a comment, then the text.
-
-    Questions name their source ("what did a commenter say", "Cassiodorus"),
-    so the citation label is searchable too.
-    """
-    return f"{passage.title}\n{passage.citation_label()}\n{passage.text}"
+def _only(mask: np.ndarray) -> faiss.SearchParameters:
+    """FAISS search parameters that admit only the rows set in ``mask``."""
+    bits = np.packbits(mask, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
+    params = faiss.SearchParameters(sel=selector)
+    # SWIG does not tie these lifetimes together: keep the selector and its buffer alive.
+    params.keep_alive = (selector, bits)
+    return params
 
 
 def _overlaps(a: Passage, b: Passage) -> bool:

@@ -1,20 +1,28 @@
-"""The index on disk: FAISS vectors, the passage store and the manifest that binds them.
+"""The index on disk: immutable segments bound together by a manifest.
 
 Layout under ``<data_dir>/index/``::
 
-    CURRENT              name of the live generation, replaced atomically
-    gen-000042/
-        manifest.json    model, dimension, count, corpus fingerprint, format, checksums
-        vectors.faiss    passage vectors: IndexIDMap2 over an inner-product flat index
-        sentences.faiss  one vector per sentence of each passage, the same kind of index
-        passages.jsonl   one passage record per line, in id order
+    CURRENT                  name of the live manifest, replaced atomically
+    manifest-000042.json     model, dimension, corpus fingerprint, document hashes,
+                             the segments in order with their checksums, and the
+                             rows of each segment that were deleted since
+    seg-000001/              a segment, never changed once written:
+        vectors.faiss        passage vectors (inner-product flat index, row = passage)
+        sentences.faiss      sentence vectors, each passage's sentences in a run
+        passages.jsonl       one passage record per line, in row order
 
-A save writes a whole new generation folder (each file written to a temporary
-name, fsynced and renamed), then points ``CURRENT`` at it with one rename. A
-crash at any moment therefore leaves either the old generation or the new one
-live, never a mixture. A load checks every file against the manifest and
-raises ``IndexCorruptError`` on any mismatch, so a damaged index is rebuilt,
-never silently used.
+Why segments: an add writes one small segment (only the article's passages)
+and a new manifest, and a remove writes only a manifest with more deleted
+rows, so neither costs time in proportion to the corpus. ``save_full``
+compacts everything into one segment again (on start-up, when segments or
+deleted rows pile up).
+
+Crash safety: segments are written under a temporary name, fsynced and
+renamed; a manifest is written the same way; then ``CURRENT`` is switched with
+one rename. A crash at any moment leaves the old manifest live (with at most a
+stray segment, removed later) or the new one. A load checks every segment
+against the manifest's checksums and raises ``IndexCorruptError`` on any
+mismatch, so a damaged index is rebuilt, never silently used.
 """
 
 from __future__ import annotations
@@ -24,8 +32,8 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import faiss
@@ -33,86 +41,67 @@ import numpy as np
 
 from . import atomic
 from .errors import IndexCorruptError
+from .live import LiveIndex, Origin
 from .passages import Passage
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
-_VECTORS = "vectors.faiss"
-_SENTENCES = "sentences.faiss"
-_PASSAGES = "passages.jsonl"
-_MANIFEST = "manifest.json"
+FORMAT_VERSION = 4
+VECTORS = "vectors.faiss"
+SENTENCES = "sentences.faiss"
+PASSAGES = "passages.jsonl"
+_FILES = (VECTORS, SENTENCES, PASSAGES)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One immutable segment as the manifest records it."""
+
+    name: str
+    passages: int
+    sentences: int
+    checksums: dict[str, str]
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """What an index generation holds and how it was made."""
+    """What the live index holds and how it was made."""
 
     model: str
     dim: int
     count: int
     corpus_fingerprint: str
     format_version: int = FORMAT_VERSION
-    checksums: dict[str, str] = field(default_factory=dict)
     documents: dict[str, str] = field(default_factory=dict)
     """Each document's hash, so an update re-splits only documents that changed."""
+    segments: tuple[Segment, ...] = ()
+    deleted: dict[str, list[int]] = field(default_factory=dict)
+    """Rows of each segment removed since it was written."""
+
+    def deleted_rows(self) -> int:
+        """How many stored rows are dead."""
+        return sum(len(rows) for rows in self.deleted.values())
+
+    def stored_rows(self) -> int:
+        """How many passage rows the segments hold, dead or alive."""
+        return sum(s.passages for s in self.segments)
 
 
 @dataclass
 class IndexData:
-    """A loaded index: passage and sentence vectors, and the passages they stand for."""
+    """A loaded index: its manifest and the searchable index in memory."""
 
     manifest: Manifest
-    vectors: faiss.Index
-    sentence_vectors: faiss.Index
-    passages: dict[str, Passage]
+    live: LiveIndex
 
-    def ordered_passages(self) -> list[Passage]:
-        """Passages in a stable order (by id)."""
-        return [self.passages[k] for k in sorted(self.passages)]
-
-
-def faiss_id(passage_id: str) -> int:
-    """The 60-bit integer FAISS stores for a passage id (its first 15 hex digits)."""
-    return int(passage_id[:15], 16)
-
-
-def sentence_faiss_id(sentence_id: str) -> int:
-    """The 60-bit integer FAISS stores for a sentence id ("<passage id>:<n>")."""
-    return int(hashlib.sha256(sentence_id.encode()).hexdigest()[:15], 16)
-
-
-def new_vectors(dim: int) -> faiss.Index:
-    """An empty exact inner-product index with explicit ids.
-
-    Flat search stays fast (a few ms) up to about a hundred thousand passages,
-    which is far beyond a community's article collection; ids let passages be
-    added and removed one by one.
-    """
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-
-
-def add_vectors(index: faiss.Index, ids: list[int], vectors: np.ndarray) -> None:
-    """Add vectors under their FAISS ids."""
-    if ids:
-        array = np.array(ids, dtype=np.int64)
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), array)
-
-
-def remove_vectors(index: faiss.Index, ids: Iterable[int]) -> None:
-    """Remove vectors by FAISS id."""
-    array = np.array(list(ids), dtype=np.int64)
-    if len(array):
-        index.remove_ids(array)
-
-
-def stored_ids(index: faiss.Index) -> np.ndarray:
-    """The FAISS ids of an IndexIDMap2, in storage order."""
-    return faiss.vector_to_array(index.id_map) if index.ntotal else np.zeros(0, dtype=np.int64)
+    @property
+    def passages(self) -> dict[str, Passage]:
+        """The live passages by id."""
+        return {p.passage_id: p for _, p in self.live.live_passages()}
 
 
 class IndexStore:
-    """Reads and writes index generations under ``<data_dir>/index``."""
+    """Reads and writes the segmented index under ``<data_dir>/index``."""
 
     def __init__(self, data_dir: Path) -> None:
         self.root = data_dir / "index"
@@ -121,12 +110,11 @@ class IndexStore:
         """Whether an index has ever been saved here."""
         return (self.root / "CURRENT").exists()
 
-    def load(self) -> IndexData:
-        """Load and verify the live generation.
+    def manifest_path(self) -> Path:
+        """The live manifest file.
 
         Raises:
-            IndexCorruptError: a file is missing, unreadable or does not match
-                the manifest.
+            IndexCorruptError: there is none, or CURRENT is unreadable.
         """
         try:
             name = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
@@ -134,95 +122,121 @@ class IndexStore:
             raise IndexCorruptError("no index has been built yet") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise IndexCorruptError(f"cannot read {self.root / 'CURRENT'}: {exc}") from None
-        folder = self.root / name
-        if not name.startswith("gen-") or not folder.is_dir():
-            raise IndexCorruptError(f"{self.root / 'CURRENT'} names a missing generation {name!r}")
-        manifest = self._read_manifest(folder)
-        for file_name, expected in manifest.checksums.items():
-            actual = _sha256(folder / file_name)
-            if actual != expected:
-                raise IndexCorruptError(f"{folder / file_name} does not match its manifest")
-        if set(manifest.checksums) != {_VECTORS, _SENTENCES, _PASSAGES}:
-            raise IndexCorruptError(f"{folder / _MANIFEST} lists the wrong files")
-        vectors = _read_faiss(folder / _VECTORS)
-        sentence_vectors = _read_faiss(folder / _SENTENCES)
-        passages = self._read_passages(folder / _PASSAGES)
-        if vectors.ntotal != manifest.count or len(passages) != manifest.count:
+        path = self.root / name
+        if not (name.startswith("manifest-") and path.is_file()):
+            raise IndexCorruptError(f"{self.root / 'CURRENT'} names a missing manifest {name!r}")
+        return path
+
+    def load(self) -> IndexData:
+        """Load and verify the live index, leaving out deleted rows.
+
+        Raises:
+            IndexCorruptError: a file is missing, unreadable or does not match
+                the manifest.
+        """
+        manifest = self._read_manifest(self.manifest_path())
+        live = LiveIndex(manifest.dim)
+        for segment in manifest.segments:
+            self._load_segment(segment, manifest.deleted.get(segment.name, []), live)
+        if len(live) != manifest.count:
             raise IndexCorruptError(
-                f"index holds {vectors.ntotal} vectors and {len(passages)} passages, "
-                f"manifest says {manifest.count}"
+                f"the index holds {len(live)} live passages, its manifest says {manifest.count}"
             )
-        if vectors.d != manifest.dim:
-            raise IndexCorruptError(f"index dimension {vectors.d} != manifest {manifest.dim}")
-        if set(stored_ids(vectors).tolist()) != {faiss_id(p) for p in passages}:
-            raise IndexCorruptError("the vector ids do not match the passage store")
-        wanted = {sentence_faiss_id(s) for p in passages.values() for s in p.sentence_ids()}
-        if set(stored_ids(sentence_vectors).tolist()) != wanted:
-            raise IndexCorruptError("the sentence vectors do not match the passage store")
-        return IndexData(manifest, vectors, sentence_vectors, passages)
+        unknown = set(manifest.deleted) - {s.name for s in manifest.segments}
+        if unknown:
+            raise IndexCorruptError(f"the manifest deletes rows of unknown segments {unknown}")
+        return IndexData(manifest, live)
 
-    def save(self, data: IndexData) -> None:
-        """Write ``data`` as a new generation and make it live atomically."""
+    def write_segment(
+        self, passages: Sequence[Passage], vectors: np.ndarray, sentence_vectors: np.ndarray
+    ) -> Segment:
+        """Write passages and their vectors as a new segment (not live until published)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        generation = self._next_generation()
-        folder = self.root / generation
-        tmp_folder = self.root / f".{generation}.tmp"
-        shutil.rmtree(tmp_folder, ignore_errors=True)
-        tmp_folder.mkdir()
-        faiss.write_index(data.vectors, str(tmp_folder / _VECTORS))
-        faiss.write_index(data.sentence_vectors, str(tmp_folder / _SENTENCES))
-        lines = (json.dumps(p.to_record(), ensure_ascii=False) for p in data.ordered_passages())
-        (tmp_folder / _PASSAGES).write_text("".join(f"{line}\n" for line in lines), "utf-8")
-        checksums = {name: _sha256(tmp_folder / name) for name in (_VECTORS, _SENTENCES, _PASSAGES)}
-        manifest = Manifest(
-            model=data.manifest.model,
-            dim=data.manifest.dim,
-            count=len(data.passages),
-            corpus_fingerprint=data.manifest.corpus_fingerprint,
-            checksums=checksums,
-            documents=data.manifest.documents,
-        )
-        (tmp_folder / _MANIFEST).write_text(json.dumps(asdict(manifest), indent=2), "utf-8")
-        for name in (_VECTORS, _SENTENCES, _PASSAGES, _MANIFEST):
-            atomic.fsync(tmp_folder / name)
-        os.replace(tmp_folder, folder)
+        name = f"seg-{self._next_number():06d}"
+        tmp = self.root / f".{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for file_name, matrix in ((VECTORS, vectors), (SENTENCES, sentence_vectors)):
+            flat = faiss.IndexFlatIP(vectors.shape[1])
+            if len(matrix):
+                flat.add(np.ascontiguousarray(matrix, dtype=np.float32))
+            faiss.write_index(flat, str(tmp / file_name))
+        lines = (json.dumps(p.to_record(), ensure_ascii=False) for p in passages)
+        (tmp / PASSAGES).write_text("".join(f"{line}\n" for line in lines), "utf-8")
+        for file_name in _FILES:
+            atomic.fsync(tmp / file_name)
+        checksums = {file_name: _sha256(tmp / file_name) for file_name in _FILES}
+        os.replace(tmp, self.root / name)
         atomic.fsync(self.root)
-        atomic.write_text(self.root / "CURRENT", generation + "\n")
-        data.manifest = manifest
-        self._remove_old(keep=generation)
+        return Segment(name, len(passages), len(sentence_vectors), checksums)
 
-    def _read_manifest(self, folder: Path) -> Manifest:
+    def publish(self, manifest: Manifest) -> Manifest:
+        """Make ``manifest`` the live one atomically, then delete what it no longer uses."""
+        manifest = replace(manifest, format_version=FORMAT_VERSION)
+        name = f"manifest-{self._next_number():06d}.json"
+        atomic.write_text(self.root / name, json.dumps(asdict(manifest), indent=1))
+        atomic.write_text(self.root / "CURRENT", name + "\n")
+        self._remove_unused(name, {s.name for s in manifest.segments})
+        return manifest
+
+    def _load_segment(self, segment: Segment, deleted: list[int], live: LiveIndex) -> None:
+        folder = self.root / segment.name
+        if set(segment.checksums) != set(_FILES):
+            raise IndexCorruptError(f"the manifest lists the wrong files for {folder}")
+        for file_name, expected in segment.checksums.items():
+            if _sha256(folder / file_name) != expected:
+                raise IndexCorruptError(f"{folder / file_name} does not match its manifest")
+        vectors = _read_faiss(folder / VECTORS)
+        sentences = _read_faiss(folder / SENTENCES)
+        passages = _read_passages(folder / PASSAGES)
+        if vectors.d != live.dim or sentences.d != live.dim:
+            raise IndexCorruptError(f"{folder} has dimension {vectors.d}, not {live.dim}")
+        expected_sentences = sum(len(p.sentences) for p in passages)
+        if not (vectors.ntotal == len(passages) == segment.passages
+                and sentences.ntotal == expected_sentences == segment.sentences):
+            raise IndexCorruptError(f"{folder} holds different counts than its manifest")
+        dead = set(deleted)
+        if any(not 0 <= row < len(passages) for row in dead):
+            raise IndexCorruptError(f"the manifest deletes rows that {folder} does not have")
+        keep = [row for row in range(len(passages)) if row not in dead]
+        if any(passages[row].passage_id in live.position for row in keep):
+            raise IndexCorruptError(f"{folder} repeats a passage of an earlier segment")
+        starts = np.concatenate([[0], np.cumsum([len(p.sentences) for p in passages])])
+        sentence_rows = [r for row in keep for r in range(starts[row], starts[row + 1])]
+        matrix = vectors.reconstruct_n(0, vectors.ntotal) if vectors.ntotal else np.zeros(
+            (0, live.dim), dtype=np.float32)
+        sentence_matrix = sentences.reconstruct_n(0, sentences.ntotal) if sentences.ntotal \
+            else np.zeros((0, live.dim), dtype=np.float32)
+        live.add([passages[row] for row in keep], matrix[keep], sentence_matrix[sentence_rows],
+                 [Origin(segment.name, row) for row in keep])
+
+    def _read_manifest(self, path: Path) -> Manifest:
         try:
-            raw = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            raw["segments"] = tuple(Segment(**s) for s in raw.get("segments", ()))
             manifest = Manifest(**raw)
-        except (OSError, ValueError, TypeError) as exc:
-            raise IndexCorruptError(f"cannot read {folder / _MANIFEST}: {exc}") from None
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise IndexCorruptError(f"cannot read {path}: {exc}") from None
         if manifest.format_version != FORMAT_VERSION:
             raise IndexCorruptError(
                 f"index format {manifest.format_version} is not {FORMAT_VERSION}"
             )
         return manifest
 
-    def _read_passages(self, path: Path) -> dict[str, Passage]:
-        passages: dict[str, Passage] = {}
-        try:
-            with path.open(encoding="utf-8") as handle:
-                for line in handle:
-                    passage = Passage.from_record(json.loads(line))
-                    passages[passage.passage_id] = passage
-        except (OSError, ValueError, TypeError) as exc:
-            raise IndexCorruptError(f"cannot read {path}: {exc}") from None
-        return passages
-
-    def _next_generation(self) -> str:
-        numbers = [int(p.name[4:]) for p in self.root.glob("gen-*") if p.name[4:].isdigit()]
-        return f"gen-{max(numbers, default=0) + 1:06d}"
-
-    def _remove_old(self, keep: str) -> None:
+    def _next_number(self) -> int:
+        numbers = [0]
         for path in self.root.iterdir():
-            if path.name in (keep, "CURRENT"):
+            stem = path.name.removeprefix(".").split(".")[0]
+            prefix, _, digits = stem.partition("-")
+            if prefix in ("seg", "manifest", "gen") and digits.isdigit():
+                numbers.append(int(digits))
+        return max(numbers) + 1
+
+    def _remove_unused(self, manifest: str, segments: set[str]) -> None:
+        for path in self.root.iterdir():
+            if path.name in ("CURRENT", manifest) or path.name in segments:
                 continue
-            if path.name.startswith(("gen-", ".gen-")) or path.name.startswith(".CURRENT"):
+            if path.name.startswith(("seg-", "manifest-", "gen-", ".")):
                 if path.is_dir():
                     shutil.rmtree(path, ignore_errors=True)
                 else:
@@ -233,6 +247,14 @@ def _read_faiss(path: Path) -> faiss.Index:
     try:
         return faiss.read_index(str(path))
     except RuntimeError as exc:
+        raise IndexCorruptError(f"cannot read {path}: {exc}") from None
+
+
+def _read_passages(path: Path) -> list[Passage]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return [Passage.from_record(json.loads(line)) for line in handle]
+    except (OSError, ValueError, TypeError) as exc:
         raise IndexCorruptError(f"cannot read {path}: {exc}") from None
 
 

@@ -82,8 +82,8 @@ def test_corrupt_index_is_rebuilt_by_ask(run_cli, tmp_path: Path) -> None:
     env = {"CITEBOT_DATA_DIR": str(tmp_path)}
     assert run_cli("index", env=env).returncode == 0
     store = IndexStore(tmp_path)
-    generation = (store.root / "CURRENT").read_text().strip()
-    (store.root / generation / "vectors.faiss").write_bytes(b"not a faiss file")
+    segment = json.loads(store.manifest_path().read_text())["segments"][0]["name"]
+    (store.root / segment / "vectors.faiss").write_bytes(b"not a faiss file")
     result = run_cli("ask", "--json", "How many roadblocks were there?", env=env)
     assert result.returncode == 0, result.stderr
     assert "damaged" in result.stderr

@@ -79,15 +79,23 @@ def test_unchanged_passages_come_from_the_cache(tmp_path: Path, embedder: Embedd
     assert calls == []
 
 
-@pytest.mark.parametrize("victim", ["vectors.faiss", "passages.jsonl", "manifest.json"])
+def index_file(store: IndexStore, name: str) -> Path:
+    """The live manifest, or a file of the live index's first segment."""
+    manifest = store.manifest_path()
+    if name == "manifest":
+        return manifest
+    return store.root / json.loads(manifest.read_text())["segments"][0]["name"] / name
+
+
+@pytest.mark.parametrize("victim", ["vectors.faiss", "sentences.faiss", "passages.jsonl",
+                                    "manifest"])
 def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, embedder: Embedder,
                                                victim: str) -> None:
     """Corrupting any index file makes load fail and the next open rebuild."""
     settings = small_settings(tmp_path)
     Engine.open(settings, embedder=embedder)
     store = IndexStore(settings.data_dir)
-    generation = (store.root / "CURRENT").read_text().strip()
-    target = store.root / generation / victim
+    target = index_file(store, victim)
     target.write_bytes(target.read_bytes()[: len(target.read_bytes()) // 2] + b"garbage")
     with pytest.raises(IndexCorruptError):
         store.load()
@@ -96,14 +104,20 @@ def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, embedder: Embedde
     assert engine.ask("Who carries loads on the plateau?").answered
 
 
-def test_a_generation_left_half_written_is_ignored(tmp_path: Path, embedder: Embedder) -> None:
-    """A temporary folder from a crashed save does not disturb the live index."""
+def test_a_segment_left_half_written_is_ignored(tmp_path: Path, embedder: Embedder) -> None:
+    """Leftovers of a crashed save (a temporary segment, an unpublished one) change nothing."""
     settings = small_settings(tmp_path)
     Engine.open(settings, embedder=embedder)
     store = IndexStore(settings.data_dir)
-    (store.root / ".gen-000099.tmp").mkdir()
-    (store.root / ".gen-000099.tmp" / "vectors.faiss").write_bytes(b"partial")
+    (store.root / ".seg-000099.tmp").mkdir()
+    (store.root / ".seg-000099.tmp" / "vectors.faiss").write_bytes(b"partial")
+    (store.root / "seg-000098").mkdir()
     assert store.load().manifest.count == 2
+    path = tmp_path / "corpus" / "llamas.md"
+    path.write_text(ARTICLE.replace("each spring", "every autumn"), encoding="utf-8")
+    Engine.open(settings, embedder=embedder)
+    assert not (store.root / ".seg-000099.tmp").exists()
+    assert not (store.root / "seg-000098").exists()
 
 
 def test_model_change_forces_a_rebuild(tmp_path: Path, embedder: Embedder) -> None:
@@ -111,8 +125,7 @@ def test_model_change_forces_a_rebuild(tmp_path: Path, embedder: Embedder) -> No
     settings = small_settings(tmp_path)
     Engine.open(settings, embedder=embedder)
     store = IndexStore(settings.data_dir)
-    generation = (store.root / "CURRENT").read_text().strip()
-    manifest_path = store.root / generation / "manifest.json"
+    manifest_path = store.manifest_path()
     manifest = json.loads(manifest_path.read_text())
     manifest["model"] = "some-other-model"
     manifest_path.write_text(json.dumps(manifest))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from index.embedder import Embedder
 from index.engine import Engine
-from index.extract import ExtractError, from_file, from_html, from_pdf, from_plain
+from index.extract import Article, ExtractError, from_file, from_html, from_pdf, from_plain
 from index.fetch import fetch, policy_from
 from index.library import LibraryError
 from index.store import IndexStore
@@ -180,3 +181,86 @@ def test_async_add_runs_off_the_event_loop_with_progress(small_engine: Engine) -
     ticks = asyncio.run(main())
     assert ticks > 3
     assert calls and calls[-1][0] == calls[-1][1] and calls[-1][1] > 0
+
+
+def note(n: int) -> Article:
+    """A short pasted article, distinct for each ``n``."""
+    text = f"Note {n} about the harvest. " + "Quinoa prices rose. " * 6 + f"Unique marker {n}."
+    return dataclasses.replace(from_plain(text), title=f"Harvest note {n}")
+
+
+def test_adds_and_removes_write_segments_not_the_whole_index(small_engine: Engine) -> None:
+    """An add writes one segment, a remove only marks rows dead; a reload agrees with memory.
+
+    Once most rows are dead, the running process compacts them away.
+    """
+    store = IndexStore(small_engine.settings.data_dir)
+    first = store.load().manifest
+    llama_doc, llama_report = small_engine.add(from_html(llamas()))
+    note_doc, note_report = small_engine.add(note(1))
+    manifest = store.load().manifest
+    assert manifest.segments[0] == first.segments[0]
+    assert [s.passages for s in manifest.segments[1:]] == [llama_report.added, note_report.added]
+    small_engine.remove(note_doc.doc_id)
+    after = store.load()
+    assert after.manifest.deleted == {manifest.segments[2].name: [0]}
+    assert set(after.passages) == set(small_engine.searcher.data.passages)
+    assert all("Unique marker" not in c.passage.text
+               for c in small_engine.ask("Unique marker 1 harvest note").results)
+    small_engine.remove(llama_doc.doc_id)
+    compacted = store.load().manifest
+    assert len(compacted.segments) == 1 and compacted.deleted == {} and compacted.count == 1
+    assert all(c.passage.doc_id == "quinoa" for c in small_engine.ask("llamas wool").results)
+
+
+def test_an_article_removed_then_added_again_is_found(small_engine: Engine) -> None:
+    """Deleted rows are recorded by segment and row, so the same passages can come back."""
+    doc, _ = small_engine.add(from_html(llamas()))
+    small_engine.remove(doc.doc_id)
+    again, report = small_engine.add(from_html(llamas()))
+    assert again.doc_id == doc.doc_id and report.added > 0
+    answer = small_engine.ask("When are llamas sheared?")
+    assert answer.results[0].passage.doc_id == doc.doc_id
+    reloaded = IndexStore(small_engine.settings.data_dir).load()
+    assert set(reloaded.passages) == set(small_engine.searcher.data.passages)
+
+
+def test_many_segments_are_compacted_on_the_next_start(small_engine: Engine,
+                                                       embedder: Embedder) -> None:
+    """Segments pile up in a running process and merge into one when the index is loaded."""
+    for n in range(10):
+        small_engine.add(note(n))
+    assert len(IndexStore(small_engine.settings.data_dir).load().manifest.segments) == 11
+    reopened = Engine.open(small_engine.settings, embedder=embedder)
+    manifest = IndexStore(small_engine.settings.data_dir).load().manifest
+    assert len(manifest.segments) == 1 and manifest.deleted == {}
+    assert manifest.count == len(reopened.searcher.data.passages) == 11
+    assert len(list(reopened.store.root.glob("seg-*"))) == 1
+
+
+def test_searches_run_safely_while_articles_are_added(small_engine: Engine) -> None:
+    """Questions from another thread during adds and removes always get whole answers."""
+    import threading
+
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def ask_forever() -> None:
+        while not stop.is_set():
+            try:
+                for citation in small_engine.ask("llamas and quinoa").results:
+                    assert citation.passage.text
+            except BaseException as exc:
+                errors.append(exc)
+                return
+
+    thread = threading.Thread(target=ask_forever)
+    thread.start()
+    try:
+        for _ in range(3):
+            doc, _ = small_engine.add(from_html(llamas()))
+            small_engine.remove(doc.doc_id)
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []

@@ -1,0 +1,179 @@
+"""The index in memory: what a search reads, changed in place by adds and removes.
+
+Rows are positions: passage ``i`` is row ``i`` of the passage vectors and of
+the keyword index, and owns a contiguous run of sentence rows. An add appends
+rows; a remove only marks them dead (they are skipped by every search). So an
+add or remove costs time in proportion to the article, however large the
+corpus. Dead rows are dropped when the index is next compacted (on start-up,
+see ``indexer.update_index``).
+
+Not thread-safe by itself: the engine holds a lock so a search never sees a
+half-applied change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from .keyword import KeywordIndex
+from .passages import Passage
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a passage is stored on disk: its segment and row there."""
+
+    segment: str
+    row: int
+
+
+class Column:
+    """A numpy array that grows by appends in amortised constant time."""
+
+    def __init__(self, dtype: type | np.dtype) -> None:
+        self._data = np.zeros(16, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: Sequence[object] | np.ndarray) -> None:
+        """Append values at the end."""
+        end = self.size + len(values)
+        if end > len(self._data):
+            grown = np.zeros(max(end, 2 * len(self._data)), dtype=self._data.dtype)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+        self._data[self.size : end] = values
+        self.size = end
+
+    @property
+    def values(self) -> np.ndarray:
+        """A view of the filled part (writes go through to the column)."""
+        return self._data[: self.size]
+
+
+def keyword_text(passage: Passage) -> str:
+    """What BM25 reads: the title, who wrote it and whether it is a comment, then the text.
+
+    Questions name their source ("what did a commenter say", "Cassiodorus"),
+    so the citation label is searchable too.
+    """
+    return f"{passage.title}\n{passage.citation_label()}\n{passage.text}"
+
+
+class LiveIndex:
+    """Passages, their vectors, sentence vectors and keyword index, by position."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.vectors = faiss.IndexFlatIP(dim)
+        self.sentence_vectors = faiss.IndexFlatIP(dim)
+        self.keyword = KeywordIndex()
+        self.passages: list[Passage] = []
+        self.origins: list[Origin] = []
+        self.alive = Column(bool)
+        self.scope_codes = Column(np.int32)
+        self.sentence_start = Column(np.int64)
+        self.sentence_owner = Column(np.int64)
+        self.position: dict[str, int] = {}
+        self.by_doc: dict[str, list[int]] = {}
+        self._scope_code: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        """The number of live passages."""
+        return len(self.position)
+
+    def add(
+        self,
+        passages: Sequence[Passage],
+        vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        origins: Sequence[Origin],
+    ) -> None:
+        """Append passages with their vectors (sentence vectors in passage order)."""
+        if not passages:
+            return
+        start = len(self.passages)
+        first_sentence = self.sentence_vectors.ntotal
+        self.vectors.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        if len(sentence_vectors):
+            self.sentence_vectors.add(np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+        counts = [len(p.sentences) for p in passages]
+        starts = first_sentence + np.concatenate([[0], np.cumsum(counts)[:-1]])
+        self.sentence_start.extend(starts)
+        self.sentence_owner.extend(np.repeat(np.arange(start, start + len(passages)), counts))
+        self.keyword.add([keyword_text(p) for p in passages])
+        self.alive.extend(np.ones(len(passages), dtype=bool))
+        self.scope_codes.extend([self._code(p.scope) for p in passages])
+        for offset, passage in enumerate(passages):
+            position = start + offset
+            self.position[passage.passage_id] = position
+            self.by_doc.setdefault(passage.doc_id, []).append(position)
+        self.passages.extend(passages)
+        self.origins.extend(origins)
+
+    def remove(self, passage_ids: Collection[str]) -> None:
+        """Mark passages dead; they are no longer found."""
+        positions = [self.position.pop(pid) for pid in passage_ids if pid in self.position]
+        if not positions:
+            return
+        self.alive.values[positions] = False
+        self.keyword.retire(positions)
+        for position in positions:
+            rows = self.by_doc[self.passages[position].doc_id]
+            rows.remove(position)
+            if not rows:
+                del self.by_doc[self.passages[position].doc_id]
+
+    def doc_passage_ids(self, doc_id: str) -> list[str]:
+        """The live passage ids of one document."""
+        return [self.passages[i].passage_id for i in self.by_doc.get(doc_id, [])]
+
+    def live_passages(self) -> Iterator[tuple[int, Passage]]:
+        """Live positions and passages, in position order."""
+        alive = self.alive.values
+        for position in np.flatnonzero(alive).tolist():
+            yield position, self.passages[position]
+
+    def allowed(self, scopes: Collection[str]) -> np.ndarray:
+        """A mask of the live positions whose scope is one of ``scopes``."""
+        codes = [self._scope_code[s] for s in scopes if s in self._scope_code]
+        return np.isin(self.scope_codes.values, codes) & self.alive.values
+
+    def _code(self, scope: str) -> int:
+        return self._scope_code.setdefault(scope, len(self._scope_code))
+
+    def matrix(self) -> np.ndarray:
+        """The passage vectors as a read-only view (valid until the next add)."""
+        return _view(self.vectors)
+
+    def sentence_matrix(self) -> np.ndarray:
+        """The sentence vectors as a read-only view (valid until the next add)."""
+        return _view(self.sentence_vectors)
+
+    def sentence_rows(self, position: int) -> range:
+        """The sentence rows of one passage."""
+        first = int(self.sentence_start.values[position])
+        return range(first, first + len(self.passages[position].sentences))
+
+    def compacted(self) -> LiveIndex:
+        """A copy holding only the live rows (dead ones dropped)."""
+        fresh = LiveIndex(self.dim)
+        positions = [i for i, _ in self.live_passages()]
+        if positions:
+            matrix, sentences = self.matrix(), self.sentence_matrix()
+            rows = [r for i in positions for r in self.sentence_rows(i)]
+            fresh.add([self.passages[i] for i in positions], matrix[positions],
+                       sentences[rows], [self.origins[i] for i in positions])
+        return fresh
+
+
+def _view(index: faiss.IndexFlat) -> np.ndarray:
+    if not index.ntotal:
+        return np.zeros((0, index.d), dtype=np.float32)
+    flat = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d)
+    view = np.asarray(flat).reshape(index.ntotal, index.d)
+    view.flags.writeable = False
+    return view

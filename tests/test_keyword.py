@@ -1,0 +1,58 @@
+"""The incremental BM25 index: the same scores as bm25s, before and after adds and removes."""
+
+from __future__ import annotations
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from index.keyword import KeywordIndex
+
+TEXTS = [
+    "The llamas of Peru carry loads across the plateau",
+    "Alpaca wool is sheared each spring in Puno",
+    "Protesters blocked the roads to Juliaca and Puno; the roads stayed closed",
+    "",
+    "Quinoa grows at altitude around Lake Titicaca",
+]
+QUERIES = ["roads Puno", "llamas llamas plateau", "wool shearing spring", "nothing matches here"]
+
+
+def reference_scores(texts: list[str], query: str) -> np.ndarray:
+    stemmer = Stemmer.Stemmer("english")
+    model = bm25s.BM25(k1=1.2, b=0.75)
+    model.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False),
+                show_progress=False)
+    tokens = bm25s.tokenize([query], stopwords="en", stemmer=stemmer, show_progress=False,
+                            return_ids=False)[0]
+    return np.asarray(model.get_scores(tokens)) if tokens else np.zeros(len(texts))
+
+
+def test_scores_equal_bm25s() -> None:
+    """Built in one go, every score matches bm25s's Lucene BM25."""
+    index = KeywordIndex(TEXTS)
+    for query in QUERIES:
+        np.testing.assert_allclose(index.scores(query), reference_scores(TEXTS, query),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_adds_and_retirements_equal_a_fresh_index() -> None:
+    """Grown piecemeal with a retired text, the live scores equal an index of the live texts."""
+    index = KeywordIndex(TEXTS[:2])
+    index.add(["roads roads roads Puno junk"])
+    index.add(TEXTS[2:])
+    index.retire([2])
+    index.retire([2])  # retiring twice changes nothing
+    for query in QUERIES:
+        scores = index.scores(query)
+        assert scores[2] == 0.0
+        np.testing.assert_allclose(np.delete(scores, 2), reference_scores(TEXTS, query),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_empty_and_fully_retired_indexes_score_zero() -> None:
+    """No texts, or only retired ones: zeros of the right length, no division by zero."""
+    assert KeywordIndex().scores("llamas").shape == (0,)
+    index = KeywordIndex(TEXTS[:1])
+    index.retire([0])
+    assert index.scores("llamas").tolist() == [0.0]
