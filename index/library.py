@@ -7,9 +7,11 @@ so an add or remove is: write (or delete) one file atomically, then bring the
 index up to date, which embeds only the new passages. A crash between the two
 leaves a file the index does not know yet, and the next start catches up.
 
-Parsed files are cached by path, size and modification time, with the keys
-the duplicate check compares, so an add re-reads only its own file: its
-cost does not grow with the corpus (beyond one ``stat`` per file).
+Parsed files are cached by path, inode, size and modification time, with the
+keys the duplicate check compares. ``documents`` scans the folders (a
+``stat`` per file); ``snapshot`` returns the list as last scanned and kept up
+to date by this library's own adds and removes, so an add or remove does not
+scan the corpus at all: its cost does not grow with the corpus.
 """
 
 from __future__ import annotations
@@ -93,9 +95,17 @@ class Library:
         self.settings = settings
         self.root = settings.data_dir / "articles"
         self._cache: dict[Path, _Cached] = {}
+        self._snapshot: dict[str, Document] | None = None
+
+    def snapshot(self) -> list[Document]:
+        """The documents as last scanned, with this library's adds and removes applied."""
+        if self._snapshot is None:
+            self.documents()
+        assert self._snapshot is not None
+        return list(self._snapshot.values())
 
     def documents(self) -> list[Document]:
-        """Every article, bundled and added, with its scope.
+        """Every article, bundled and added, with its scope, read from the folders now.
 
         Raises:
             CorpusError: a file is malformed or two share an id.
@@ -114,6 +124,7 @@ class Library:
                     f"{doc.path}: id '{doc.doc_id}' is also used by {seen[doc.doc_id].path}"
                 )
             seen[doc.doc_id] = doc
+        self._snapshot = seen
         return docs
 
     def _load(self, path: Path, scope: str) -> Document:
@@ -135,7 +146,7 @@ class Library:
 
     def visible(self, scope: str) -> list[Document]:
         """The articles a scope can cite: the global ones and its own."""
-        return [d for d in self.documents() if d.scope in ("", scope)]
+        return [d for d in self.snapshot() if d.scope in ("", scope)]
 
     def is_added(self, doc: Document) -> bool:
         """Whether a document was added (and so can be removed), not bundled or configured."""
@@ -143,7 +154,9 @@ class Library:
 
     def info(self, scope: str | None = None) -> list[ArticleInfo]:
         """Articles for ``citebot list``: all of them, or those a scope can cite."""
-        docs = self.documents() if scope is None else self.visible(scope)
+        docs = self.documents()
+        if scope is not None:
+            docs = [d for d in docs if d.scope in ("", scope)]
         return [
             ArticleInfo(d.doc_id, d.title, d.author, d.date, d.url, d.source, d.scope,
                         not self.is_added(d), sum(1 for s in d.sections[1:] if s.paragraphs))
@@ -181,7 +194,11 @@ class Library:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{doc_id}.md"
         atomic.write_text(path, text)
-        return self._load(path, scope)
+        doc = self._load(path, scope)
+        self.snapshot()
+        assert self._snapshot is not None
+        self._snapshot[doc.doc_id] = doc
+        return doc
 
     def remove(self, doc_id: str, scope: str | None = None) -> Document:
         """Delete an added article's file.
@@ -193,7 +210,7 @@ class Library:
         Raises:
             LibraryError: no such article, a bundled one, or one of another scope.
         """
-        doc = next((d for d in self.documents() if d.doc_id == doc_id), None)
+        doc = next((d for d in self.snapshot() if d.doc_id == doc_id), None)
         # Another scope's article does not exist as far as this scope can tell.
         if doc is None or (scope is not None and self.is_added(doc) and doc.scope != scope):
             raise LibraryError(f"no article with id '{doc_id[:100]}'; `citebot list` shows the ids")
@@ -204,6 +221,8 @@ class Library:
         doc.path.unlink()
         atomic.fsync(doc.path.parent)
         self._cache.pop(doc.path, None)
+        if self._snapshot is not None:
+            self._snapshot.pop(doc.doc_id, None)
         return doc
 
     def _refuse_duplicates(self, article: Article, scope: str, force: bool) -> None:
