@@ -225,7 +225,36 @@ async def _ask_one(raw: str, args: argparse.Namespace, engine: Engine,
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    """``citebot add``: read the source, refuse duplicates, store it and index its passages."""
+    """``citebot add``: read the source, refuse duplicates, store it and index its passages.
+
+    The action and its result (done, or refused and why) go to the log.
+    """
+    try:
+        doc_id = _add(args, settings)
+    except CitebotError as exc:
+        _log_moderation(settings, "add", "refused", args.source, "", str(exc), args.scope)
+        raise
+    _log_moderation(settings, "add", "done", args.source, doc_id, "", args.scope)
+    return 0
+
+
+def _log_moderation(settings: Settings, action: str, result: str, target: str, doc_id: str,
+                    detail: str, scope: str | None) -> None:
+    """Record a moderation action from the command line (by the local user)."""
+    import getpass
+
+    from index.logstore import open_log
+
+    async def record() -> None:
+        logs = await open_log(settings.logs, settings.log_path)
+        logs.moderation(action, result, user=f"local:{getpass.getuser()}", guild=scope or "",
+                        target=target, doc_id=doc_id, detail=detail)
+        await logs.close()
+
+    asyncio.run(record())
+
+
+def _add(args: argparse.Namespace, settings: Settings) -> str:
     import dataclasses
 
     from index.extract import from_file, from_html, from_pdf, from_plain
@@ -266,7 +295,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     print(f"added '{doc.doc_id}'{where}: {doc.title}"
           + (f" — {doc.author}" if doc.author else "")
           + f" ({report.added} passages)")
-    return 0
+    return doc.doc_id
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -286,12 +315,18 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
-    """``citebot remove``: delete an added article from the corpus and the index."""
+    """``citebot remove``: delete an added article from the corpus and the index (logged)."""
     from index.library import check_scope
 
-    scope = None if args.scope is None else check_scope(args.scope)
-    engine = _open_engine(settings, quiet=True)
-    doc, report = engine.remove(args.doc_id, scope)
+    try:
+        scope = None if args.scope is None else check_scope(args.scope)
+        engine = _open_engine(settings, quiet=True)
+        doc, report = engine.remove(args.doc_id, scope)
+    except CitebotError as exc:
+        _log_moderation(settings, "remove", "refused", args.doc_id, "", str(exc), args.scope)
+        raise
+    _log_moderation(settings, "remove", "done", args.doc_id, doc.doc_id,
+                    f"{report.removed} passages", args.scope)
     print(f"removed '{doc.doc_id}': {doc.title} ({report.removed} passages)")
     return 0
 

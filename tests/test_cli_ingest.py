@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -63,6 +64,12 @@ def test_add_list_ask_remove_round_trip(cli) -> None:  # type: ignore[no-untyped
     removed = cli("remove", ours[0]["doc_id"])
     assert removed.returncode == 0 and "removed" in removed.stdout
     assert ours[0]["doc_id"] not in cli("list").stdout
+    assert cli("remove", ours[0]["doc_id"]).returncode == 1
+    with sqlite3.connect(cli.data / "logs.sqlite") as db:
+        actions = db.execute("SELECT action, result, doc_id, user FROM moderation ORDER BY id")
+        logged = [row[:3] for row in actions]
+    assert logged == [("add", "done", ours[0]["doc_id"]), ("remove", "done", ours[0]["doc_id"]),
+                      ("remove", "refused", "")]
 
 
 def test_scoped_add_is_invisible_elsewhere(cli) -> None:  # type: ignore[no-untyped-def]
