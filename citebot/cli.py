@@ -86,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(handler=cmd_eval)
 
+    serve = commands.add_parser("serve", help="run the Discord bot (token: $DISCORD_TOKEN)")
+    serve.set_defaults(handler=cmd_serve)
+    sync = commands.add_parser("sync", help="publish the bot's slash commands to every server")
+    sync.set_defaults(handler=cmd_sync)
+
     logs = commands.add_parser("logs", help="read and care for the conversation log")
     log_commands = logs.add_subparsers(dest="logs_command", metavar="ACTION", required=True)
     export = log_commands.add_parser("export", help="write the logged questions")
@@ -224,6 +229,36 @@ async def _ask_one(raw: str, args: argparse.Namespace, engine: Engine,
     sys.stdout.flush()
 
 
+def _token(settings: Settings) -> str:
+    import os
+
+    token = os.environ.get("DISCORD_TOKEN", "").strip() or settings.discord.token.strip()
+    if not token:
+        raise CitebotError(
+            "no Discord bot token: set DISCORD_TOKEN, or token in the [discord] section of "
+            "the config (the Developer Portal shows it under Bot > Token). Without Discord, "
+            "`citebot ask` answers in the terminal")
+    return token
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot serve``: run the Discord bot until SIGTERM or Ctrl-C."""
+    token = _token(settings)
+    from bot.app import run
+
+    return run(settings, token)
+
+
+def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot sync``: publish the slash commands globally (Discord may take an hour)."""
+    token = _token(settings)
+    from bot.app import sync_globally
+
+    names = sync_globally(settings, token)
+    print(f"synced {len(names)} commands globally: {', '.join(sorted(names))}")
+    return 0
+
+
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot add``: read the source, refuse duplicates, store it and index its passages.
 
@@ -257,8 +292,7 @@ def _log_moderation(settings: Settings, action: str, result: str, target: str, d
 def _add(args: argparse.Namespace, settings: Settings) -> str:
     import dataclasses
 
-    from index.extract import from_file, from_html, from_pdf, from_plain
-    from index.fetch import fetch_sync, policy_from
+    from index.extract import from_file, from_plain
     from index.library import check_scope
 
     scope = check_scope(args.scope)
@@ -268,20 +302,9 @@ def _add(args: argparse.Namespace, settings: Settings) -> str:
             raise CitebotError("pasted text needs a title: add --title \"...\"")
         article = from_plain(sys.stdin.read())
     elif "://" in source or source.split(":", 1)[0].lower() in ("javascript", "data", "mailto"):
-        ingest = settings.ingest
-        policy = policy_from(ingest.allow_hosts, ingest.fetch_timeout, ingest.max_bytes,
-                             ingest.max_redirects)
-        fetched = fetch_sync(source, policy)
-        if fetched.kind == "pdf":
-            article = from_pdf(fetched.body, source)
-        elif fetched.kind == "html":
-            article = from_html(fetched.body, fetched.url, source)
-        else:
-            from index.extract import decode_text
+        from index.ingest import read_url
 
-            article = from_plain(decode_text(fetched.body, source))
-        if not article.url:
-            article = dataclasses.replace(article, url=fetched.url)
+        article = asyncio.run(read_url(source, settings.ingest))
     else:
         article = from_file(Path(source), settings.ingest.max_bytes)
     if args.title:

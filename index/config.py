@@ -88,6 +88,20 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class DiscordSettings:
+    """The Discord bot (``citebot serve``). Plain data: ``index`` never imports discord."""
+
+    token: str = ""
+    dev_guilds: list[str] = field(default_factory=list)
+    moderator_roles: list[str] = field(default_factory=list)
+    ask_channels: list[str] = field(default_factory=list)
+    citations: int = 3
+    find_sources_reply: str = "ephemeral"
+    cooldown_seconds: float = 3.0
+    max_pending: int = 16
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting citebot reads, grouped as in config.example.toml."""
 
@@ -97,6 +111,7 @@ class Settings:
     search: SearchSettings = field(default_factory=SearchSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     logs: LogSettings = field(default_factory=LogSettings)
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
     source: str = ""
 
     @property
@@ -249,6 +264,11 @@ def _check_values(settings: Settings) -> None:
         (-1.0 <= settings.search.min_score <= 1.0, "search.min_score must be in [-1, 1]"),
         (settings.logs.retention_days >= 0, "logs.retention_days must be 0 (keep) or more"),
         (settings.logs.queue_size >= 100, "logs.queue_size must be at least 100"),
+        (1 <= settings.discord.citations <= 10, "discord.citations must be between 1 and 10"),
+        (settings.discord.find_sources_reply in ("ephemeral", "thread"),
+         "discord.find_sources_reply must be ephemeral or thread"),
+        (settings.discord.cooldown_seconds >= 0, "discord.cooldown_seconds must be 0 or more"),
+        (settings.discord.max_pending >= 1, "discord.max_pending must be at least 1"),
     ]
     for ok, message in checks:
         if not ok:

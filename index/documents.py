@@ -174,8 +174,10 @@ def load_corpus(
         if not folder.is_dir():
             raise CorpusError(f"corpus folder {folder} does not exist; check corpus.dirs")
         # os.scandir: pathlib's glob costs ~0.1 ms a file, which adds up at 5,000 articles.
+        # Anything named *.md is read, so a folder or broken link by that name is
+        # reported rather than silently skipped.
         names = sorted(e.name for e in os.scandir(folder)
-                       if e.name.endswith(".md") and not e.name.startswith(".") and e.is_file())
+                       if e.name.endswith(".md") and not e.name.startswith("."))
         for path in (folder / name for name in names):
             if path.name.lower() == "readme.md":
                 continue

@@ -551,6 +551,22 @@ class LogStore:
             raise LogStoreError(f"cannot read the log database {self.path}: {exc}") from None
         return stats
 
+    async def lookup(self, question_id: str = "", message_id: str = "") -> dict[str, str] | None:
+        """A logged question by its id or by the message that carried its answer.
+
+        The bot uses it to page an answer or follow a thread after a restart.
+        """
+        await self.flush()
+        column, value = ("id", question_id) if question_id else ("message_id", message_id)
+        if not value:
+            return None
+        rows = await self._all(
+            f"SELECT id, text, guild, message_id FROM questions WHERE {column} = ? LIMIT 1",
+            (value,))
+        if not rows:
+            return None
+        return dict(zip(("id", "text", "guild", "message_id"), map(str, rows[0]), strict=True))
+
     async def feedback_of(self, question_id: str) -> dict[str, bool]:
         """The current votes on one answer, by (stored) user."""
         rows = await self._all("SELECT user, helpful FROM feedback WHERE question_id = ?",
@@ -582,6 +598,9 @@ class Recorder(Protocol):
 
     def moderation(self, action: str, result: str, **fields: Any) -> None: ...
 
+    async def lookup(self, question_id: str = "", message_id: str = "") -> dict[str, str] | None:
+        ...
+
     async def flush(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -606,6 +625,10 @@ class NoLog:
 
     def moderation(self, action: str, result: str, **_: Any) -> None:
         """Nothing to record."""
+
+    async def lookup(self, question_id: str = "", message_id: str = "") -> None:
+        """Nothing is kept, so nothing is found."""
+        return None
 
     async def flush(self) -> None:
         """Nothing to flush."""

@@ -1,0 +1,515 @@
+"""A stand-in for Discord on 127.0.0.1: REST v10 and the gateway, for the unmodified client.
+
+discord.py is pointed here by two class attributes (``Route.BASE`` and
+``DiscordWebSocket.DEFAULT_GATEWAY``); everything else is the real client. The
+stand-in keeps what Discord would: guilds with a text channel and a Moderator
+role, users, messages, threads, attachments (served over HTTP here), and every
+REST request the bot makes, so tests act as users (``say``, ``slash``,
+``context_menu``, ``click``) and assert on what the bot sent.
+
+Pitfalls it copies from Discord (see the discord.py source): JSON only when
+Content-Type is exactly ``application/json``; ``/gateway`` and ``/gateway/``;
+zlib-stream frames; heartbeat ACKs; without the Message Content intent,
+content is blanked unless the bot is mentioned; a thread started from a
+message has that message's id; interaction callbacks carry no Authorization.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+BODY = web.RequestKey("body", object)
+MESSAGE_CONTENT = 1 << 15
+EPHEMERAL = 64
+_ids = itertools.count(int(time.time() * 1000 - 1420070400000) << 22)
+
+
+def snowflake() -> str:
+    """A new unique Discord id."""
+    return str(next(_ids))
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime())
+
+
+@dataclass
+class Captured:
+    """One REST request the bot made."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    json: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Guild:
+    id: str
+    name: str
+    channel_id: str
+    mod_role_id: str
+
+
+class DiscordStandin:
+    """Discord's REST API and gateway for one bot, several guilds and a few people."""
+
+    def __init__(self, token: str = "standin.bot.token", guilds: int = 2) -> None:
+        self.token = token
+        self.app_id = snowflake()
+        self.bot_user = self._user("citebot", bot=True, uid=self.app_id)
+        self.alice = self._user("alice")
+        self.bob = self._user("bob")
+        self.guilds = [Guild(snowflake(), f"Guild {n}", snowflake(), snowflake())
+                       for n in range(guilds)]
+        self.channel_guild = {g.channel_id: g.id for g in self.guilds}
+        self.requests: list[Captured] = []
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.attachments: dict[str, bytes] = {}
+        self.commands: dict[str, list[dict[str, Any]]] = {}
+        self.interactions: dict[str, dict[str, Any]] = {}
+        self.identify: dict[str, Any] | None = None
+        self.heartbeats = 0
+        self._cond = asyncio.Condition()
+        self._ws: web.WebSocketResponse | None = None
+        self._zlib: Any = None
+        self._seq = 0
+        self._ready = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @staticmethod
+    def _user(name: str, bot: bool = False, uid: str | None = None) -> dict[str, Any]:
+        return {"id": uid or snowflake(), "username": name, "discriminator": "0",
+                "global_name": name.title(), "avatar": None, "bot": bot, "flags": 0}
+
+    @property
+    def guild(self) -> Guild:
+        """The first guild (most tests need one)."""
+        return self.guilds[0]
+
+    # --- server ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(middlewares=[self._capture], client_max_size=64 * 1024 * 1024)
+        r = app.router
+        r.add_get("/gateway", self._gateway)
+        r.add_get("/gateway/", self._gateway)
+        r.add_get("/attachments/{aid}/{name}", self._attachment)
+        api = "/api/v10"
+        r.add_get(api + "/users/@me", self._static(lambda: self.bot_user))
+        r.add_get(api + "/oauth2/applications/@me", self._app_info)
+        r.add_get(api + "/gateway", self._static(lambda: {"url": self.ws_url}))
+        r.add_get(api + "/gateway/bot", self._static(lambda: {
+            "url": self.ws_url, "shards": 1, "session_start_limit": {
+                "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}}))
+        r.add_post(api + "/channels/{cid}/messages", self._create_message)
+        r.add_get(api + "/channels/{cid}/messages/{mid}", self._get_message)
+        r.add_patch(api + "/channels/{cid}/messages/{mid}", self._edit_message)
+        r.add_post(api + "/channels/{cid}/messages/{mid}/threads", self._create_thread)
+        r.add_put(api + "/channels/{cid}/messages/{mid}/reactions/{emoji}/@me", self._react)
+        r.add_post(api + "/interactions/{iid}/{token}/callback", self._callback)
+        r.add_post(api + "/webhooks/{app}/{token}", self._followup)
+        r.add_patch(api + "/webhooks/{app}/{token}/messages/{mid}", self._edit_original)
+        r.add_put(api + "/applications/{app}/commands", self._sync)
+        r.add_put(api + "/applications/{app}/guilds/{gid}/commands", self._sync)
+        r.add_route("*", api + "/{tail:.*}", self._unknown)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def close(self) -> None:
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def _static(self, make: Callable[[], Any]) -> Any:
+        async def handler(_: web.Request) -> web.Response:
+            return self._json(make())
+        return handler
+
+    @staticmethod
+    def _json(data: Any, status: int = 200) -> web.Response:
+        # discord.py parses JSON only when the Content-Type is exactly this.
+        return web.Response(body=json.dumps(data).encode(), status=status,
+                            headers={"Content-Type": "application/json"})
+
+    @web.middleware
+    async def _capture(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        api = request.path.startswith("/api/")
+        tokened = "/interactions/" in request.path or "/webhooks/" in request.path
+        needs_auth = api and not tokened
+        if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
+            return self._json({"message": "401: Unauthorized", "code": 0}, status=401)
+        body: Any = None
+        files: list[dict[str, Any]] = []
+        if request.can_read_body:
+            if request.content_type == "multipart/form-data":
+                form = await request.post()
+                body = json.loads(str(form["payload_json"])) if "payload_json" in form else {}
+                for key, value in form.items():
+                    if key != "payload_json" and hasattr(value, "file"):
+                        files.append({"field": key, "filename": value.filename,
+                                      "size": len(value.file.read())})
+            else:
+                body = await request.json()
+        request[BODY] = body
+        if api:
+            async with self._cond:
+                self.requests.append(Captured(request.method, request.path[len("/api/v10"):],
+                                              dict(request.query), body, dict(request.headers),
+                                              files))
+                self._cond.notify_all()
+        return await handler(request)
+
+    async def wait_for(self, predicate: Callable[[Captured], bool], *, start: int = 0,
+                       timeout: float = 30.0) -> Captured:
+        """The first request (from index ``start``) that matches, waiting for it if needed."""
+        def find() -> Captured | None:
+            return next((c for c in self.requests[start:] if predicate(c)), None)
+
+        async with self._cond:
+            await asyncio.wait_for(self._cond.wait_for(find), timeout)
+            found = find()
+            assert found is not None
+            return found
+
+    async def wait_sent(self, channel_id: str, *, start: int = 0,
+                        timeout: float = 30.0) -> Captured:
+        """The next message the bot posts in a channel (or thread)."""
+        return await self.wait_for(
+            lambda c: c.method == "POST" and c.path == f"/channels/{channel_id}/messages",
+            start=start, timeout=timeout)
+
+    async def response(self, interaction: dict[str, Any], timeout: float = 60.0
+                       ) -> tuple[Captured, Captured | None]:
+        """The bot's callback to an interaction and, when it deferred, its follow-up."""
+        iid, token = interaction["id"], interaction["token"]
+        callback = await self.wait_for(
+            lambda c: c.method == "POST" and c.path.startswith(f"/interactions/{iid}/"),
+            timeout=timeout)
+        if callback.json["type"] != 5:
+            return callback, None
+        followup = await self.wait_for(
+            lambda c: c.method == "POST" and c.path == f"/webhooks/{self.app_id}/{token}",
+            timeout=timeout)
+        return callback, followup
+
+    def sent_by_bot(self) -> list[Captured]:
+        """Every message-bearing request the bot made (for checks over all of them)."""
+        return [c for c in self.requests if c.method in ("POST", "PATCH") and isinstance(
+            c.json, dict) and ("/messages" in c.path or "/webhooks/" in c.path
+                               or "/callback" in c.path)]
+
+    # --- REST -----------------------------------------------------------------------------
+
+    async def _app_info(self, _: web.Request) -> web.Response:
+        return self._json({"id": self.app_id, "name": "citebot", "description": "", "icon": None,
+                           "bot_public": False, "bot_require_code_grant": False,
+                           "owner": self.alice, "verify_key": "00", "flags": 0, "team": None,
+                           "summary": ""})
+
+    def _message(self, body: dict[str, Any], author: dict[str, Any], channel_id: str,
+                 **extra: Any) -> dict[str, Any]:
+        msg = {"id": snowflake(), "channel_id": channel_id,
+               "guild_id": self.channel_guild.get(channel_id), "author": author,
+               "content": body.get("content") or "", "timestamp": now_iso(),
+               "edited_timestamp": None, "tts": False, "mention_everyone": False,
+               "mentions": [], "mention_roles": [], "attachments": [],
+               "embeds": body.get("embeds") or [], "pinned": False, "type": 0,
+               "flags": body.get("flags") or 0, "components": body.get("components") or []}
+        msg.update(extra)
+        self.messages[msg["id"]] = msg
+        return msg
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        body = request[BODY]
+        extra: dict[str, Any] = {}
+        ref = body.get("message_reference")
+        if ref and ref.get("message_id") in self.messages:
+            extra = {"type": 19, "message_reference": ref,
+                     "referenced_message": self.messages[ref["message_id"]]}
+        msg = self._message(body, self.bot_user, request.match_info["cid"], **extra)
+        await self.dispatch("MESSAGE_CREATE", dict(msg, member=self._member(self.bot_user)))
+        return self._json(msg)
+
+    async def _get_message(self, request: web.Request) -> web.Response:
+        msg = self.messages.get(request.match_info["mid"])
+        if msg is None:
+            return self._json({"message": "Unknown Message", "code": 10008}, status=404)
+        return self._json(msg)
+
+    async def _edit_message(self, request: web.Request) -> web.Response:
+        msg = self.messages[request.match_info["mid"]]
+        msg.update({k: v for k, v in request[BODY].items()
+                    if k in ("content", "embeds", "components")})
+        return self._json(msg)
+
+    async def _create_thread(self, request: web.Request) -> web.Response:
+        thread = await self.start_thread(self.messages[request.match_info["mid"]],
+                                         request[BODY]["name"], owner=self.bot_user)
+        return self._json(thread)
+
+    async def _react(self, request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        data = self.attachments.get(request.match_info["aid"])
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
+
+    async def _callback(self, request: web.Request) -> web.Response:
+        body = request[BODY]
+        data = body.get("data") or {}
+        inter = self.interactions.get(request.match_info["iid"], {})
+        resource: dict[str, Any] = {"type": body["type"]}
+        msg_id = None
+        if body["type"] in (4, 5, 7):
+            msg = self._message(data, self.bot_user, inter.get("channel_id", ""),
+                                interaction_metadata={"id": request.match_info["iid"], "type": 2,
+                                                      "user": self.alice,
+                                                      "authorizing_integration_owners": {}})
+            msg_id = msg["id"]
+            resource["message"] = msg
+        return self._json({"interaction": {
+            "id": request.match_info["iid"], "type": inter.get("type", 2),
+            "response_message_id": msg_id, "response_message_loading": body["type"] == 5,
+            "response_message_ephemeral": bool((data.get("flags") or 0) & EPHEMERAL)},
+            "resource": resource})
+
+    def _by_token(self, token: str) -> dict[str, Any]:
+        return next((i for i in self.interactions.values() if i["token"] == token), {})
+
+    async def _followup(self, request: web.Request) -> web.Response:
+        inter = self._by_token(request.match_info["token"])
+        return self._json(self._message(request[BODY], self.bot_user,
+                                        inter.get("channel_id", "")))
+
+    async def _edit_original(self, request: web.Request) -> web.Response:
+        inter = self._by_token(request.match_info["token"])
+        return self._json(self._message(request[BODY], self.bot_user,
+                                        inter.get("channel_id", "")))
+
+    async def _sync(self, request: web.Request) -> web.Response:
+        scope = request.match_info.get("gid", "global")
+        out = [dict({"description": ""}, **cmd, id=snowflake(), application_id=self.app_id,
+                    version=snowflake(), **({"guild_id": scope} if scope != "global" else {}))
+               for cmd in request[BODY]]
+        self.commands[scope] = out
+        return self._json(out)
+
+    async def _unknown(self, request: web.Request) -> web.Response:
+        return self._json({"message": f"stand-in: no route {request.method} {request.path}",
+                           "code": 0}, status=404)
+
+    # --- gateway --------------------------------------------------------------------------
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
+        await ws.prepare(request)
+        self._ws = ws
+        self._zlib = zlib.compressobj() if request.query.get("compress") == "zlib-stream" else None
+        await self._send({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            payload = json.loads(msg.data)
+            if payload["op"] == 1:
+                self.heartbeats += 1
+                await self._send({"op": 11, "d": None, "s": None, "t": None})
+            elif payload["op"] == 2:
+                self.identify = payload["d"]
+                if payload["d"]["token"] != self.token:
+                    await ws.close(code=4004, message=b"Authentication failed.")
+                    break
+                await self._on_identify()
+        return ws
+
+    async def _send(self, payload: dict[str, Any]) -> None:
+        assert self._ws is not None
+        raw = json.dumps(payload)
+        if self._zlib is not None:
+            await self._ws.send_bytes(self._zlib.compress(raw.encode())
+                                      + self._zlib.flush(zlib.Z_SYNC_FLUSH))
+        else:
+            await self._ws.send_str(raw)
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send a gateway event to the bot."""
+        if self._ws is None or self._ws.closed:
+            raise RuntimeError("the bot is not connected")
+        self._seq += 1
+        await self._send({"op": 0, "t": event, "s": self._seq, "d": data})
+
+    @staticmethod
+    def _member(user: dict[str, Any], roles: list[str] | None = None) -> dict[str, Any]:
+        return {"roles": roles or [], "joined_at": now_iso(), "deaf": False, "mute": False,
+                "flags": 0, "nick": None, "avatar": None, "pending": False}
+
+    def _guild_payload(self, g: Guild) -> dict[str, Any]:
+        everyone = {"id": g.id, "name": "@everyone", "permissions": str(0x400 | 0x800 | 0x10000),
+                    "position": 0, "color": 0, "hoist": False, "managed": False,
+                    "mentionable": False, "flags": 0}
+        mod = dict(everyone, id=g.mod_role_id, name="Moderator", position=1,
+                   permissions=str(0x2000))
+        channel = {"id": g.channel_id, "type": 0, "guild_id": g.id, "name": "general",
+                   "position": 0, "permission_overwrites": [], "nsfw": False, "parent_id": None,
+                   "topic": None, "last_message_id": None, "rate_limit_per_user": 0}
+        members = [dict(self._member(u), user=u) for u in (self.bot_user, self.alice, self.bob)]
+        return {"id": g.id, "name": g.name, "icon": None, "owner_id": self.alice["id"],
+                "roles": [everyone, mod], "channels": [channel], "threads": [],
+                "members": members, "member_count": len(members), "large": False,
+                "unavailable": False, "emojis": [], "stickers": [], "features": [],
+                "voice_states": [], "presences": [], "stage_instances": [],
+                "guild_scheduled_events": [], "soundboard_sounds": [], "joined_at": now_iso(),
+                "verification_level": 0, "default_message_notifications": 0,
+                "explicit_content_filter": 0, "mfa_level": 0, "premium_tier": 0,
+                "preferred_locale": "en-US", "nsfw_level": 0, "system_channel_flags": 0,
+                "afk_timeout": 300, "max_members": 500000}
+
+    async def _on_identify(self) -> None:
+        await self.dispatch("READY", {
+            "v": 10, "user": self.bot_user,
+            "guilds": [{"id": g.id, "unavailable": True} for g in self.guilds],
+            "session_id": "standin-session", "resume_gateway_url": self.ws_url,
+            "application": {"id": self.app_id, "flags": 0}, "shard": [0, 1],
+            "private_channels": [], "relationships": [], "user_settings": {}, "presences": [],
+            "geo_ordered_rtc_regions": []})
+        for g in self.guilds:
+            await self.dispatch("GUILD_CREATE", self._guild_payload(g))
+        self._ready.set()
+
+    # --- people acting --------------------------------------------------------------------
+
+    async def say(self, content: str, *, user: dict[str, Any] | None = None,
+                  guild: Guild | None = None, channel_id: str | None = None,
+                  mention_bot: bool = False, reply_to: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+        """A person posts a message; a mention of the bot is added in front when asked.
+
+        A reply pings its author by default, as Discord's client does.
+        """
+        user = user or self.alice
+        guild = guild or self.guild
+        channel_id = channel_id or guild.channel_id
+        if mention_bot:
+            content = f"<@{self.app_id}> {content}"
+        extra: dict[str, Any] = {"guild_id": guild.id}
+        mentions = []
+        if mention_bot:
+            mentions.append(self.bot_user)
+        if reply_to is not None:
+            extra.update(type=19, referenced_message=reply_to, message_reference={
+                "message_id": reply_to["id"], "channel_id": reply_to["channel_id"],
+                "guild_id": guild.id})
+            if reply_to["author"]["id"] not in {m["id"] for m in mentions}:
+                mentions.append(reply_to["author"])
+        msg = self._message({"content": content}, user, channel_id, mentions=mentions, **extra)
+        event = dict(msg, member=self._member(user))
+        assert self.identify is not None
+        sees_content = self.identify["intents"] & MESSAGE_CONTENT or any(
+            m["id"] == self.app_id for m in mentions)
+        if not sees_content:
+            event["content"] = ""
+        await self.dispatch("MESSAGE_CREATE", event)
+        return msg
+
+    async def start_thread(self, message: dict[str, Any], name: str,
+                           owner: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A thread started from a message: it takes the message's id, as on Discord."""
+        guild_id = self.channel_guild[message["channel_id"]]
+        thread = {"id": message["id"], "type": 11, "guild_id": guild_id,
+                  "parent_id": message["channel_id"], "owner_id": (owner or self.alice)["id"],
+                  "name": name[:100], "last_message_id": None, "rate_limit_per_user": 0,
+                  "message_count": 0, "member_count": 1, "flags": 0,
+                  "thread_metadata": {"archived": False, "auto_archive_duration": 1440,
+                                      "archive_timestamp": now_iso(), "locked": False}}
+        self.channel_guild[thread["id"]] = guild_id
+        await self.dispatch("THREAD_CREATE", dict(thread, newly_created=True))
+        return thread
+
+    def attach(self, filename: str, data: bytes, size: int | None = None) -> dict[str, Any]:
+        """An uploaded file, served from here like Discord's CDN (``size`` may claim more)."""
+        aid = snowflake()
+        self.attachments[aid] = data
+        url = f"http://127.0.0.1:{self.port}/attachments/{aid}/{filename}"
+        return {"id": aid, "filename": filename, "size": len(data) if size is None else size,
+                "url": url, "proxy_url": url, "content_type": "application/octet-stream"}
+
+    def _interaction(self, itype: int, data: dict[str, Any], *, user: dict[str, Any] | None,
+                     guild: Guild | None, permissions: int = 0, roles: list[str] | None = None,
+                     message: dict[str, Any] | None = None, channel_id: str | None = None
+                     ) -> dict[str, Any]:
+        user = user or self.alice
+        guild = guild or self.guild
+        channel_id = channel_id or guild.channel_id
+        inter = {"id": snowflake(), "application_id": self.app_id, "type": itype, "data": data,
+                 "token": "itok-" + snowflake(), "version": 1, "guild_id": guild.id,
+                 "channel_id": channel_id,
+                 "channel": {"id": channel_id, "type": 0, "guild_id": guild.id,
+                             "name": "general", "position": 0, "permission_overwrites": []},
+                 "member": dict(self._member(user, roles), user=user,
+                                permissions=str(permissions)),
+                 "app_permissions": str((1 << 53) - 1), "locale": "en-US",
+                 "guild_locale": "en-US", "entitlements": [],
+                 "authorizing_integration_owners": {"0": guild.id}, "context": 0,
+                 "attachment_size_limit": 25 * 1024 * 1024}
+        if message is not None:
+            inter["message"] = message
+        self.interactions[inter["id"]] = inter
+        return inter
+
+    async def slash(self, name: str, options: list[dict[str, Any]] | None = None, *,
+                    user: dict[str, Any] | None = None, guild: Guild | None = None,
+                    resolved: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """Someone runs a slash command (a group's subcommand is an option of type 1)."""
+        data: dict[str, Any] = {"id": snowflake(), "name": name, "type": 1,
+                                "options": options or []}
+        if resolved:
+            data["resolved"] = resolved
+        inter = self._interaction(2, data, user=user, guild=guild, **kw)
+        await self.dispatch("INTERACTION_CREATE", inter)
+        return inter
+
+    async def context_menu(self, name: str, target: dict[str, Any], *,
+                           user: dict[str, Any] | None = None, guild: Guild | None = None,
+                           **kw: Any) -> dict[str, Any]:
+        """Someone runs a message command (Apps → name) on a message."""
+        data = {"id": snowflake(), "name": name, "type": 3, "target_id": target["id"],
+                "resolved": {"messages": {target["id"]: dict(target, content=target["content"])}}}
+        inter = self._interaction(2, data, user=user, guild=guild, **kw)
+        await self.dispatch("INTERACTION_CREATE", inter)
+        return inter
+
+    async def click(self, message: dict[str, Any], custom_id: str, *,
+                    user: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """Someone clicks a button under a message."""
+        guild = next((g for g in self.guilds if g.id == message.get("guild_id")), None)
+        inter = self._interaction(3, {"custom_id": custom_id, "component_type": 2},
+                                  message=message, user=user, guild=guild,
+                                  channel_id=message["channel_id"], **kw)
+        await self.dispatch("INTERACTION_CREATE", inter)
+        return inter
