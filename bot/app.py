@@ -23,9 +23,12 @@ from discord.ext import commands
 
 from index.config import Settings
 from index.engine import Engine
-from index.errors import CitebotError
+from index.errors import CitebotError, QuestionError
 from index.logstore import LogStore, NoLog, open_log
 from index.search import Answer
+
+from .render import NOTHING_FOUND, answer_embed, question_problem
+from .views import answer_view
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,13 @@ class Gate:
             self._last = {u: t for u, t in self._last.items() if t > cutoff}
         return None
 
+    def enter(self) -> bool:
+        """Count background work (auto-annotation) if there is room; it never waits its turn."""
+        if self.pending >= self.max_pending:
+            return False
+        self.pending += 1
+        return True
+
     def release(self) -> None:
         """A question admitted earlier is done."""
         self.pending -= 1
@@ -70,11 +80,13 @@ class Gate:
 
 def intents_for(settings: Settings) -> discord.Intents:
     """The least that works: guilds and guild messages (mentions and replies reach a bot
-    without the privileged Message Content intent); Message Content only for ask channels."""
+    without the privileged Message Content intent); Message Content only for ask channels
+    or auto-annotation, and reactions only for auto-annotation."""
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_messages = True
-    intents.message_content = bool(settings.discord.ask_channels)
+    intents.message_content = bool(settings.discord.ask_channels) or settings.discord.auto_annotate
+    intents.guild_reactions = settings.discord.auto_annotate
     return intents
 
 
@@ -111,6 +123,7 @@ class CitebotBot(commands.AutoShardedBot):
 
     async def setup_hook(self) -> None:
         """Load the model, index and log once; add the cogs and the restart-proof buttons."""
+        from .cogs.annotate import AnnotateCog
         from .cogs.articles import ArticlesCog
         from .cogs.ask import AskCog
         from .views import MoreButton, VoteButton
@@ -122,6 +135,7 @@ class CitebotBot(commands.AutoShardedBot):
         self.add_dynamic_items(VoteButton, MoreButton)
         await self.add_cog(AskCog(self))
         await self.add_cog(ArticlesCog(self))
+        await self.add_cog(AnnotateCog(self))
         self.tree.on_error = self.on_app_command_error
         if self.sync_only:
             return
@@ -141,6 +155,33 @@ class CitebotBot(commands.AutoShardedBot):
     async def answer(self, question: str, scope: str, shown: int) -> Answer:
         """Search off the event loop; ``shown`` citations plus one to know if there are more."""
         return await asyncio.to_thread(self.engine.ask, question, shown + 1, ("", scope))
+
+    async def answer_reply(
+        self, question: str, scope: str, count: int | None, mode: str, user_id: int,
+        channel_id: int | None, thread_id: int | None = None, parent_id: str | None = None,
+        heading: str = "Sources",
+    ) -> str | tuple[discord.Embed, discord.ui.View, Asked]:
+        """Search, log, and build the reply: an embed with its buttons, or a polite text
+        (nothing relevant, or a question that cannot be asked) to send instead."""
+        shown = count or self.settings.discord.citations
+        started = time.perf_counter()
+        try:
+            answer = await self.answer(question, scope, shown)
+        except QuestionError as exc:
+            return question_problem(exc)
+        latency = (time.perf_counter() - started) * 1000
+        citations = list(answer.results[:shown])
+        shown_answer = Answer(answer.question, answer.answered, tuple(citations))
+        question_id = self.engine.record(
+            self.logs, shown_answer, latency, mode, guild=scope, channel=str(channel_id or ""),
+            thread=str(thread_id or ""), user=str(user_id), parent_id=parent_id)
+        asked = Asked(question_id, answer.question, scope)
+        self.remember(asked)
+        if not answer.answered:
+            return NOTHING_FOUND
+        embed = answer_embed(answer.question, answer, citations, heading=heading)
+        more = 1 if len(answer.results) > shown else None
+        return embed, answer_view(question_id, more), asked
 
     def remember(self, asked: Asked, message_id: int | None = None) -> None:
         """Keep a question (and the message that answered it) for paging and follow-ups."""

@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 import discord
 
+from index.errors import QuestionError
+from index.questions import MAX_QUESTION_CHARS
 from index.search import Answer, Citation
 
 MESSAGE_LIMIT = 2000
@@ -141,4 +143,19 @@ def notice(text: str, title: str = "") -> discord.Embed:
     """A short embed for confirmations and refusals."""
     embed = discord.Embed(title=cut(title, TITLE_LIMIT) if title else None,
                           description=cut(text, DESCRIPTION_LIMIT), colour=COLOUR)
+    return fit_embed(embed)
+
+
+def question_problem(exc: QuestionError) -> str:
+    """A polite reply to a question that cannot be asked (empty or too long)."""
+    if "empty" in str(exc):
+        return "Your question is empty: ask me something about the articles."
+    return (f"Your question is too long for me: please keep it under {MAX_QUESTION_CHARS} "
+            "characters.")
+
+
+def with_quoted_message(embed: discord.Embed, text: str, author: str) -> discord.Embed:
+    """The embed with the message it gives sources for quoted on top."""
+    embed.description = cut(f"> {safe(cut(one_line(text), 300))}\n— {safe(author)}\n\n"
+                            f"{embed.description or ''}", DESCRIPTION_LIMIT)
     return fit_embed(embed)

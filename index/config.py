@@ -99,6 +99,9 @@ class DiscordSettings:
     find_sources_reply: str = "ephemeral"
     cooldown_seconds: float = 3.0
     max_pending: int = 16
+    auto_annotate: bool = False
+    annotate_min_similarity: float = 0.55
+    annotate_interval_seconds: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,10 @@ def _check_values(settings: Settings) -> None:
          "discord.find_sources_reply must be ephemeral or thread"),
         (settings.discord.cooldown_seconds >= 0, "discord.cooldown_seconds must be 0 or more"),
         (settings.discord.max_pending >= 1, "discord.max_pending must be at least 1"),
+        (-1.0 <= settings.discord.annotate_min_similarity <= 1.0,
+         "discord.annotate_min_similarity must be in [-1, 1]"),
+        (settings.discord.annotate_interval_seconds >= 0,
+         "discord.annotate_interval_seconds must be 0 or more"),
     ]
     for ok, message in checks:
         if not ok:

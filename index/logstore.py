@@ -42,7 +42,8 @@ from .errors import CitebotError
 
 log = logging.getLogger(__name__)
 
-MODES = ("slash", "mention", "context_menu", "channel", "command_line", "follow_up")
+MODES = ("slash", "mention", "context_menu", "channel", "command_line", "follow_up",
+         "annotation")
 """How a question was asked."""
 MAX_TEXT = 4000
 """Longer question text is stored cut to this many characters (and marked so)."""
@@ -516,6 +517,7 @@ class LogStore:
 
     async def stats(self, since: str = "", guild: str = "", top: int = 5) -> Stats:
         """The summary: volume, answered rate, top articles, votes, slowest, coverage gaps."""
+        await self.flush()  # what was asked a moment ago counts
         where, args = _filters(since, guild)
         and_where = where.replace("WHERE", "AND") if where else ""
         stats = Stats()

@@ -451,6 +451,17 @@ class DiscordStandin:
         await self.dispatch("THREAD_CREATE", dict(thread, newly_created=True))
         return thread
 
+    async def react(self, message: dict[str, Any], emoji: str,
+                    user: dict[str, Any] | None = None) -> None:
+        """Someone adds a reaction to a message."""
+        user = user or self.alice
+        guild_id = self.channel_guild[message["channel_id"]]
+        await self.dispatch("MESSAGE_REACTION_ADD", {
+            "user_id": user["id"], "channel_id": message["channel_id"],
+            "message_id": message["id"], "guild_id": guild_id,
+            "emoji": {"id": None, "name": emoji}, "member": dict(self._member(user), user=user),
+            "burst": False, "type": 0, "message_author_id": message["author"]["id"]})
+
     def attach(self, filename: str, data: bytes, size: int | None = None) -> dict[str, Any]:
         """An uploaded file, served from here like Discord's CDN (``size`` may claim more)."""
         aid = snowflake()

@@ -438,6 +438,52 @@ async def test_discord_stats_sources_and_help(discord_env) -> None:  # type: ign
     assert "/article add" in embed_text(callback.json["data"])
 
 
+async def test_discord_auto_annotation_marks_strong_matches_at_a_limited_rate(discord_env) -> None:  # type: ignore[no-untyped-def]
+    """Off by default; once a moderator switches it on, a supported claim gets one 📎 per
+    interval, and adding 📎 shows its sources once."""
+    standin, connect = discord_env
+    bot = await connect()
+    callback, _ = await standin.response(await standin.slash(
+        "annotate", [option("on", True, 5)], permissions=MANAGE_GUILD))
+    assert "not enabled" in callback.json["data"]["content"]
+
+    bot = await connect(auto_annotate=True, annotate_interval_seconds=3600)
+    intents = discord.Intents._from_value(standin.identify["intents"])
+    assert intents.message_content and intents.guild_reactions
+    channel = standin.guild.channel_id
+    claim = "Castillo was removed by a congressional coup, not by the people"
+    start = len(standin.requests)
+    await standin.say(claim)  # not switched on in this channel yet
+    callback, _ = await standin.response(await standin.slash(
+        "annotate", [option("on", True, 5)], user=standin.bob))
+    assert "Only moderators" in callback.json["data"]["content"]
+    callback, _ = await standin.response(await standin.slash(
+        "annotate", [option("on", True, 5)], permissions=MANAGE_GUILD))
+    assert "**on**" in callback.json["data"]["content"]
+
+    chatter = await standin.say("good morning everyone, lovely weather today in Lima")
+    marked = await standin.say(claim, user=standin.bob)
+    reaction = await standin.wait_for(lambda c: c.method == "PUT" and "/reactions/" in c.path,
+                                      start=start)
+    assert reaction.path == f"/channels/{channel}/messages/{marked['id']}/reactions/📎/@me"
+    assert not any(chatter["id"] in c.path for c in standin.requests[start:])
+    second = await standin.say("Pedro Castillo was ousted in a coup by the Congress in December",
+                               user=standin.bob)
+    start = len(standin.requests)
+    await standin.react(marked, "📎")
+    sources = await standin.wait_sent(channel, start=start)
+    assert str(sources.json["message_reference"]["message_id"]) == marked["id"]
+    assert "> Castillo was removed" in embed_text(sources.json)
+    await standin.react(marked, "📎", user=standin.bob)  # shown once only
+    await standin.react(second, "📎")  # never marked: the interval had not passed
+    await asyncio.sleep(1.0)
+    assert not any(c.method == "PUT" and second["id"] in c.path for c in standin.requests)
+    assert len([c for c in standin.requests[start:] if c.method == "POST"]) == 1
+
+    bot = await connect(auto_annotate=True)  # the switch survives a restart
+    assert bot.get_cog("AnnotateCog").channels.is_on(int(channel))  # type: ignore[union-attr]
+
+
 # --- load --------------------------------------------------------------------------------
 
 

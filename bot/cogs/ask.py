@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
-import time
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index.errors import QuestionError
 from index.questions import MAX_QUESTION_CHARS
 
-from ..render import NOTHING_FOUND, answer_embed, cut, notice, one_line, safe
-from ..views import answer_view
+from ..render import cut, notice, one_line, safe, with_quoted_message
 
 if TYPE_CHECKING:
     from ..app import CitebotBot
@@ -27,6 +25,8 @@ HELP = """\
 **/sources**: the articles this server can cite.
 Moderators (Manage Server or a moderator role): **/article add** (`url`, `file`, or `text` with \
 `title`), **/article remove**, **/article list**, **/article show**, **/stats**."""
+
+log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@!?(\d+)>")
 
@@ -59,7 +59,7 @@ class AskCog(commands.Cog):
             return
         try:
             await interaction.response.defer(thinking=True)
-            result = await self._answer(question, str(interaction.guild_id or ""), count,
+            result = await self.bot.answer_reply(question, str(interaction.guild_id or ""), count,
                                         "slash", interaction.user.id, interaction.channel_id)
         finally:
             self.bot.gate.release()
@@ -70,39 +70,24 @@ class AskCog(commands.Cog):
         message = await interaction.followup.send(embed=embed, view=view, wait=True)
         self.bot.remember(asked, message.id)
 
-    async def _answer(self, question: str, scope: str, count: int | None, mode: str,
-                      user_id: int, channel_id: int | None, thread_id: int | None = None,
-                      parent_id: str | None = None, heading: str = "Sources",
-                      ) -> str | tuple[discord.Embed, discord.ui.View, object]:
-        """Search, log, and build the reply; a string is a polite refusal to send instead."""
-        from ..app import Asked
-
-        shown = count or self.bot.settings.discord.citations
-        started = time.perf_counter()
-        try:
-            answer = await self.bot.answer(question, scope, shown)
-        except QuestionError as exc:
-            return _question_problem(exc)
-        latency = (time.perf_counter() - started) * 1000
-        citations = list(answer.results[:shown])
-        trimmed = type(answer)(answer.question, answer.answered, tuple(citations))
-        question_id = self.bot.engine.record(
-            self.bot.logs, trimmed, latency, mode, guild=scope,
-            channel=str(channel_id or ""), thread=str(thread_id or ""), user=str(user_id),
-            parent_id=parent_id)
-        asked = Asked(question_id, answer.question, scope)
-        self.bot.remember(asked)
-        if not answer.answered:
-            return NOTHING_FOUND
-        embed = answer_embed(answer.question, answer, citations, heading=heading)
-        more = 1 if len(answer.results) > shown else None
-        return embed, answer_view(question_id, more), asked
-
     # --- mentions, ask channels, follow-ups ---------------------------------------------
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        """A mention, a message in an ask channel, or a reply to an answer is a question."""
+        """A mention, a message in an ask channel, or a reply to an answer is a question.
+
+        A failure ends in a polite reply (when one can be sent), never in silence."""
+        try:
+            await self._on_message(message)
+        except Exception:
+            log.exception("answering message %s failed", message.id)
+            try:
+                await message.reply("Sorry, something went wrong while answering that. "
+                                    "Please try again.", mention_author=False)
+            except discord.HTTPException:
+                log.warning("could not tell the user about the failure")
+
+    async def _on_message(self, message: discord.Message) -> None:
         me = self.bot.user
         if message.author.bot or me is None or message.guild is None:
             return
@@ -131,7 +116,7 @@ class AskCog(commands.Cog):
                 mode, parent_id = "follow_up", parent.question_id
                 question = cut(f"{parent.text} {text}", MAX_QUESTION_CHARS)
             thread = message.channel.id if isinstance(message.channel, discord.Thread) else None
-            result = await self._answer(question, str(message.guild.id), None, mode,
+            result = await self.bot.answer_reply(question, str(message.guild.id), None, mode,
                                         message.author.id, message.channel.id, thread,
                                         parent_id)
         finally:
@@ -174,7 +159,7 @@ class AskCog(commands.Cog):
         in_thread = self.bot.settings.discord.find_sources_reply == "thread"
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            result = await self._answer(cut(text, MAX_QUESTION_CHARS),
+            result = await self.bot.answer_reply(cut(text, MAX_QUESTION_CHARS),
                                         str(interaction.guild_id or ""), None, "context_menu",
                                         interaction.user.id, interaction.channel_id,
                                         heading="Sources for a message")
@@ -184,9 +169,7 @@ class AskCog(commands.Cog):
             await interaction.followup.send(result, ephemeral=True)
             return
         embed, view, asked = result
-        author = safe(message.author.display_name)
-        embed.description = cut(f"> {safe(cut(text, 300))}\n— {author}\n\n"
-                                f"{embed.description or ''}", 4096)
+        with_quoted_message(embed, text, message.author.display_name)
         if in_thread:
             try:
                 thread = await message.create_thread(name=cut(f"Sources: {text}", 100))
@@ -232,10 +215,3 @@ def paged_embed(title: str, lines: list[str], page: int, per_page: int = 10) -> 
                              for n, line in enumerate(chunk, start=1)) or "None yet.", title)
     embed.set_footer(text=f"Page {page} of {pages} · {len(lines)} in all")
     return embed
-
-
-def _question_problem(exc: QuestionError) -> str:
-    if "empty" in str(exc):
-        return "Your question is empty: ask me something about the articles."
-    return (f"Your question is too long for me: please keep it under {MAX_QUESTION_CHARS} "
-            "characters.")
