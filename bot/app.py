@@ -145,10 +145,11 @@ class CitebotBot(commands.AutoShardedBot):
             await self.tree.sync(guild=guild)
 
     async def close(self) -> None:
-        """Disconnect, then flush and close the log."""
+        """Disconnect, then flush and close the log (once, however often close is called)."""
         await super().close()
-        if self._logs is not None:
-            await self._logs.close()
+        logs, self._logs = self._logs, NoLog()
+        if logs is not None:
+            await logs.close()
 
     # --- answering, shared by the cogs ----------------------------------------------------
 
@@ -226,11 +227,19 @@ def run(settings: Settings, token: str) -> int:
 
     async def main() -> None:
         bot = CitebotBot(settings)
+        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: asyncio.create_task(bot.close()))
+            loop.add_signal_handler(sig, stop.set)
         async with bot:
-            await bot.start(token)
+            running = asyncio.create_task(bot.start(token))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if stop.is_set():
+                log.info("stopping: closing the connection and flushing the log")
+            await bot.close()
+            await running  # raises what made the bot stop, if anything did
 
     try:
         asyncio.run(main())

@@ -199,6 +199,23 @@ async def test_discord_mention_question_gets_a_reply_without_pings(discord_env) 
     assert "set fire to judicial office buildings" in embed_text(sent.json)
 
 
+async def test_discord_ask_channel_answers_every_message(discord_env) -> None:  # type: ignore[no-untyped-def]
+    """In a configured ask channel a plain message (no mention) is a question."""
+    standin, connect = discord_env
+    bot = await connect(ask_channels=[standin.guild.channel_id])
+    start = len(standin.requests)
+    await standin.say(JULI)
+    sent = await standin.wait_sent(standin.guild.channel_id, start=start)
+    assert "set fire to judicial office buildings" in embed_text(sent.json)
+    start = len(standin.requests)
+    await standin.say(JULI, guild=standin.guilds[1])  # not an ask channel: ignored
+    await standin.say("and one more", mention_bot=True)  # a later request proves the wait
+    await standin.wait_sent(standin.guild.channel_id, start=start)
+    assert not any(standin.guilds[1].channel_id in c.path for c in standin.requests[start:])
+    await bot.logs.flush()
+    assert logged(bot, "SELECT mode FROM questions ORDER BY rowid")[0] == ("channel",)
+
+
 async def test_discord_unanswerable_and_bad_questions_get_polite_replies(discord_env) -> None:  # type: ignore[no-untyped-def]
     """Off-topic, empty, oversized and injected questions: a clear reply, no crash, no ping."""
     standin, connect = discord_env

@@ -1,0 +1,71 @@
+"""``citebot serve`` as a process: a clear error without a token, a clean exit on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from index.engine import Engine
+
+from .conftest import ROOT
+from .discord_standin import DiscordStandin
+
+JULI = "Which buildings did the crowd in Juli set on fire?"
+
+
+def test_serve_without_a_token_says_how_to_get_one(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """No DISCORD_TOKEN and none in the config: exit 1 with where to find one."""
+    result = run_cli("serve", env={"DISCORD_TOKEN": ""})
+    assert result.returncode == 1
+    assert "no Discord bot token: set DISCORD_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.asyncio
+async def test_bot_serve_answers_then_sigterm_flushes_the_log(
+        tmp_path: Path, shared_data_dir: Path, engine: Engine) -> None:
+    """The real command connects, answers a mention, and on SIGTERM closes with the question
+    logged and exit code 0."""
+    data = tmp_path / "data"
+    shutil.copytree(shared_data_dir, data)
+    config = tmp_path / "citebot.toml"
+    config.write_text("[discord]\ncooldown_seconds = 0\n", encoding="utf-8")
+    standin = DiscordStandin()
+    await standin.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    env.update(CITEBOT_DATA_DIR=str(data), CITEBOT_CONFIG=str(config),
+               DISCORD_TOKEN=standin.token, PYTHONPATH=str(ROOT))
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, str(Path(__file__).with_name("serve_child.py")), standin.base_url,
+        standin.ws_url + "/", env=env, cwd=ROOT, stderr=asyncio.subprocess.PIPE)
+    try:
+        await asyncio.wait_for(standin._ready.wait(), 120)
+        await asyncio.sleep(0.5)  # the guilds arrive just after READY
+        start = len(standin.requests)
+        await standin.say(JULI, mention_bot=True)
+        sent = await standin.wait_sent(standin.guild.channel_id, start=start, timeout=60)
+        assert "set fire to judicial office buildings" in str(sent.json["embeds"])
+        child.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(child.communicate(), 60)
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        await standin.close()
+    assert child.returncode == 0, stderr.decode()[-2000:]
+    with sqlite3.connect(data / "logs.sqlite") as db:
+        rows = db.execute("SELECT mode, text, guild, message_id FROM questions").fetchall()
+    assert rows == [("mention", JULI, standin.guild.id, str(sent_message_id(standin)))]
+
+
+def sent_message_id(standin: DiscordStandin) -> str:
+    """The id the stand-in gave the bot's answer."""
+    return next(m["id"] for m in reversed(standin.messages.values())
+                if m["author"]["id"] == standin.app_id and m["embeds"])
