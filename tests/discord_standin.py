@@ -52,6 +52,8 @@ class Captured:
     json: Any
     headers: dict[str, str] = field(default_factory=dict)
     files: list[dict[str, Any]] = field(default_factory=list)
+    at: float = field(default_factory=time.perf_counter)
+    """When the request arrived (benchmarks measure reply latency from it)."""
 
 
 @dataclass

@@ -1,0 +1,179 @@
+"""Reply latency of the Discord bot through the local stand-in, and event-loop blocking.
+
+    python bench/bot_latency.py [--users 1 10 50] [--rounds 3] [--max-pending 64]
+
+The real discord.py client with citebot's cogs connects to the Discord stand-in
+(``tests/discord_standin.py``, on 127.0.0.1, run in its own thread and event
+loop so its work does not count against the bot's). For each number of users,
+that many people mention the bot with a question at the same moment, ``--rounds``
+times; the figure is the time from the injected MESSAGE_CREATE to the bot's
+reply arriving at the stand-in, p50/p95/max. The bot's loop runs in asyncio
+debug mode: every callback that held it longer than 20 ms is reported, and a
+10 ms ticker records the longest the loop was late. Replies that say "busy"
+(``--max-pending`` reached) are counted separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import logging
+import re
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import discord  # noqa: E402
+import yarl  # noqa: E402
+
+from bot.app import CitebotBot  # noqa: E402
+from index.config import load_settings  # noqa: E402
+from index.engine import Engine  # noqa: E402
+from index.logstore import LogStore  # noqa: E402
+from tests.discord_standin import DiscordStandin  # noqa: E402
+
+QUESTIONS = [json.loads(line)["question"] for line in
+             (HERE / "data" / "seed_questions.jsonl").read_text().splitlines() if line]
+
+
+class SlowCallbacks(logging.Handler):
+    """Collects asyncio debug-mode reports: 'Executing <...> took 0.123 seconds'."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.durations: list[float] = []
+        self.worst = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = re.search(r"took ([0-9.]+) seconds", record.getMessage())
+        if match:
+            seconds = float(match.group(1))
+            if not self.durations or seconds > max(self.durations):
+                self.worst = record.getMessage()[:300]
+            self.durations.append(seconds)
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {"p50": round(statistics.median(ordered), 1),
+            "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 1),
+            "max": round(ordered[-1], 1)}
+
+
+class StandinThread:
+    """The stand-in on its own loop in a thread; ``call`` runs a coroutine there."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.standin: DiscordStandin = self.call_sync(self._make())
+
+    async def _make(self) -> DiscordStandin:
+        standin = DiscordStandin()
+        await standin.start()
+        return standin
+
+    def call_sync(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(120)
+
+    async def call(self, coro: Any) -> Any:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+
+async def ticker(worst: list[float]) -> None:
+    while True:
+        before = time.perf_counter()
+        await asyncio.sleep(0.01)
+        worst[0] = max(worst[0], time.perf_counter() - before - 0.01)
+
+
+async def wave(side: StandinThread, users: list[dict[str, Any]], offset: int
+               ) -> tuple[list[float], int]:
+    """Everyone asks at once; the latency of each reply (ms) and how many said busy."""
+    standin = side.standin
+    asked = []
+    for n, user in enumerate(users):
+        question = QUESTIONS[(offset + n) % len(QUESTIONS)]
+        start = time.perf_counter()
+        message = await side.call(standin.say(question, user=user, mention_bot=True))
+        asked.append((message["id"], start))
+    latencies, busy = [], 0
+    for message_id, start in asked:
+        reply = await side.call(standin.wait_for(
+            lambda c, m=message_id: c.method == "POST" and isinstance(c.json, dict)
+            and str((c.json.get("message_reference") or {}).get("message_id")) == m,
+            timeout=300))
+        latencies.append((reply.at - start) * 1000)
+        busy += "busy" in (reply.json.get("content") or "")
+    return latencies, busy
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.02
+    slow = SlowCallbacks()
+    logging.getLogger("asyncio").addHandler(slow)
+    logging.getLogger("asyncio").setLevel(logging.WARNING)
+
+    side = StandinThread()
+    standin = side.standin
+    discord.http.Route.BASE = standin.base_url
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(standin.ws_url + "/")
+    data = Path(tempfile.mkdtemp(prefix="citebot-bench-bot-"))
+    settings = load_settings(environ={})
+    settings = dataclasses.replace(
+        settings, index=dataclasses.replace(settings.index, data_dir=str(data)),
+        discord=dataclasses.replace(settings.discord, cooldown_seconds=0.0,
+                                    max_pending=args.max_pending))
+    engine = await asyncio.to_thread(Engine.open, settings)
+    logs = await LogStore.open(data / "logs.sqlite", settings.logs)
+    bot = CitebotBot(settings, engine=engine, logs=logs, guild_ready_timeout=0.05)
+    await bot.login(standin.token)
+    connection = asyncio.create_task(bot.connect(reconnect=False))
+    await asyncio.wait_for(bot.wait_until_ready(), 60)
+    await wave(side, [standin.alice], 0)  # warm-up, not counted
+    slow.durations.clear()
+    worst = [0.0]
+    tick = asyncio.create_task(ticker(worst))
+    results: dict[str, Any] = {"max_pending": args.max_pending, "rounds": args.rounds}
+    for count in args.users:
+        users = [standin._user(f"user{count}-{n}") for n in range(count)]
+        latencies: list[float] = []
+        busy = 0
+        for round_ in range(args.rounds):
+            got, b = await wave(side, users, round_ * count)
+            latencies += got
+            busy += b
+        results[f"{count}_users"] = {"replies": len(latencies), "busy": busy,
+                                     "reply_ms": percentiles(latencies)}
+        print(json.dumps({f"{count}_users": results[f"{count}_users"]}), flush=True)
+    tick.cancel()
+    results["event_loop"] = {
+        "slow_callbacks_over_20ms": len(slow.durations),
+        "longest_slow_callback_ms": round(max(slow.durations, default=0.0) * 1000, 1),
+        "longest_late_wakeup_ms": round(worst[0] * 1000, 1),
+        "worst_report": slow.worst,
+    }
+    await bot.close()
+    await connection
+    side.call_sync(standin.close())
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, nargs="*", default=[1, 10, 50])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--max-pending", type=int, default=64)
+    print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))
