@@ -416,8 +416,16 @@ async def test_discord_article_add_by_attachment_and_refusals(discord_env) -> No
     assert "link-local address" in await add(option("url", "http://169.254.169.254/latest/"))
     assert "exactly one source" in await add()
     assert "needs a `title`" in await add(option("text", "Some text " * 50))
-    assert "Added:" in await add(option("text", "A pasted note about quinoa prices in Puno. "
-                                        * 20), option("title", "Quinoa @everyone prices"))
+    pasted = await add(option("text", "A pasted note about quinoa prices in Puno, "
+                              f"@everyone <@&{guild.mod_role_id}> **bold**. " * 20),
+                       option("title", "Quinoa @everyone prices"))
+    assert "Added: Quinoa @\u200beveryone prices" in pasted
+    _, answer = await ask_slash(standin, "What about quinoa prices in Puno?", guild=guild)
+    assert answer is not None
+    cited = embed_text(answer.json)
+    assert "quinoa prices" in cited and "@\u200beveryone" in cited
+    assert "@everyone" not in cited and f"<@&{guild.mod_role_id}>" not in cited
+    assert "\\*\\*bold\\*\\*" in cited  # markdown from an article shows as typed
 
 
 async def test_discord_non_moderator_is_refused_privately(discord_env) -> None:  # type: ignore[no-untyped-def]
