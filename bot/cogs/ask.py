@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING
@@ -24,7 +25,8 @@ HELP = """\
 **Helpful / Not helpful** under an answer tell moderators what works; **More sources** pages on.
 **/sources**: the articles this server can cite.
 Moderators (Manage Server or a moderator role): **/article add** (`url`, `file`, or `text` with \
-`title`), **/article remove**, **/article list**, **/article show**, **/stats**."""
+`title`), **/article remove**, **/article list**, **/article show**, **/stats**, and \
+**/annotate** (a 📎 on messages the articles support, when the host enabled it)."""
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,9 @@ class AskCog(commands.Cog):
             return
         try:
             await interaction.response.defer(thinking=True)
-            result = await self.bot.answer_reply(question, str(interaction.guild_id or ""), count,
-                                        "slash", interaction.user.id, interaction.channel_id)
+            result = await self.bot.answer_reply(
+                question, str(interaction.guild_id or ""), count, "slash", interaction.user.id,
+                interaction.channel_id)
         finally:
             self.bot.gate.release()
         if isinstance(result, str):
@@ -116,9 +119,9 @@ class AskCog(commands.Cog):
                 mode, parent_id = "follow_up", parent.question_id
                 question = cut(f"{parent.text} {text}", MAX_QUESTION_CHARS)
             thread = message.channel.id if isinstance(message.channel, discord.Thread) else None
-            result = await self.bot.answer_reply(question, str(message.guild.id), None, mode,
-                                        message.author.id, message.channel.id, thread,
-                                        parent_id)
+            result = await self.bot.answer_reply(
+                question, str(message.guild.id), None, mode, message.author.id,
+                message.channel.id, thread, parent_id)
         finally:
             self.bot.gate.release()
         if isinstance(result, str):
@@ -159,10 +162,10 @@ class AskCog(commands.Cog):
         in_thread = self.bot.settings.discord.find_sources_reply == "thread"
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            result = await self.bot.answer_reply(cut(text, MAX_QUESTION_CHARS),
-                                        str(interaction.guild_id or ""), None, "context_menu",
-                                        interaction.user.id, interaction.channel_id,
-                                        heading="Sources for a message")
+            result = await self.bot.answer_reply(
+                cut(text, MAX_QUESTION_CHARS), str(interaction.guild_id or ""), None,
+                "context_menu", interaction.user.id, interaction.channel_id,
+                heading="Sources for a message")
         finally:
             self.bot.gate.release()
         if isinstance(result, str):
@@ -191,8 +194,6 @@ class AskCog(commands.Cog):
     async def sources(self, interaction: discord.Interaction,
                       page: app_commands.Range[int, 1, 1000] = 1) -> None:
         """List the articles this server can cite, ten per page."""
-        import asyncio
-
         articles = await asyncio.to_thread(self.bot.engine.library.info,
                                            str(interaction.guild_id or ""))
         lines = [f"*{safe(cut(a.title, 120))}*" + (f" by {safe(a.author)}" if a.author else "")
