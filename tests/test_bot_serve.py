@@ -1,4 +1,5 @@
-"""``citebot serve`` as a process: a clear error without a token, a clean exit on SIGTERM."""
+"""``citebot serve`` and ``sync`` as processes: a clear error without a token, a clean exit
+on SIGTERM, commands published globally."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from index.engine import Engine
 from .conftest import ROOT
 from .discord_standin import DiscordStandin
 
+CHILD = Path(__file__).with_name("cli_child.py")
 JULI = "Which buildings did the crowd in Juli set on fire?"
 
 
@@ -43,8 +45,8 @@ async def test_bot_serve_answers_then_sigterm_flushes_the_log(
     env.update(CITEBOT_DATA_DIR=str(data), CITEBOT_CONFIG=str(config),
                DISCORD_TOKEN=standin.token, PYTHONPATH=str(ROOT))
     child = await asyncio.create_subprocess_exec(
-        sys.executable, str(Path(__file__).with_name("serve_child.py")), standin.base_url,
-        standin.ws_url + "/", env=env, cwd=ROOT, stderr=asyncio.subprocess.PIPE)
+        sys.executable, str(CHILD), standin.base_url, standin.ws_url + "/", "serve",
+        env=env, cwd=ROOT, stderr=asyncio.subprocess.PIPE)
     try:
         await asyncio.wait_for(standin._ready.wait(), 120)
         await asyncio.sleep(0.5)  # the guilds arrive just after READY
@@ -69,3 +71,26 @@ def sent_message_id(standin: DiscordStandin) -> str:
     """The id the stand-in gave the bot's answer."""
     return next(m["id"] for m in reversed(standin.messages.values())
                 if m["author"]["id"] == standin.app_id and m["embeds"])
+
+
+@pytest.mark.asyncio
+async def test_bot_sync_publishes_every_command_globally(tmp_path: Path) -> None:
+    """``citebot sync`` logs in, publishes the command tree globally and says what it synced."""
+    standin = DiscordStandin()
+    await standin.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    env.update(CITEBOT_DATA_DIR=str(tmp_path / "data"), DISCORD_TOKEN=standin.token,
+               PYTHONPATH=str(ROOT))
+    try:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, str(CHILD), standin.base_url, standin.ws_url + "/", "sync",
+            env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout, stderr = await asyncio.wait_for(child.communicate(), 120)
+    finally:
+        await standin.close()
+    assert child.returncode == 0, stderr.decode()[-2000:]
+    names = {(c["name"], c.get("type", 1)) for c in standin.commands["global"]}
+    assert {("ask", 1), ("article", 1), ("sources", 1), ("stats", 1), ("help", 1),
+            ("annotate", 1), ("Find sources", 3)} == names
+    assert "synced 7 commands globally" in stdout.decode()
+    assert not (tmp_path / "data" / "index").exists()  # no model or index was loaded for it

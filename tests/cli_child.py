@@ -1,4 +1,6 @@
-"""``citebot serve`` pointed at the Discord stand-in (tests only): ``python serve_child.py API WS``.
+"""The citebot command line pointed at the Discord stand-in (tests only).
+
+    python cli_child.py API_BASE GATEWAY_URL COMMAND...
 
 The two class attributes are all discord.py needs to talk to 127.0.0.1 instead
 of Discord; the rest is the command exactly as users run it.
@@ -13,4 +15,4 @@ from citebot.cli import main
 
 discord.http.Route.BASE = sys.argv[1]
 discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(sys.argv[2])
-sys.exit(main(["serve"]))
+sys.exit(main(sys.argv[3:]))
