@@ -25,27 +25,29 @@ FILE_NAME = "annotate-channels.json"
 class AnnotatedChannels:
     """The channels with auto-annotation on, their last 📎, and the messages marked."""
 
-    def __init__(self, path: Path, interval: float) -> None:
+    def __init__(self, channels: dict[str, str], path: Path, interval: float) -> None:
         self.path = path
         self.interval = interval
-        self.channels: dict[str, str] = self._read()
+        self.channels = channels
         """channel id -> guild id"""
         self._last: dict[str, float] = {}
         self.marked: OrderedDict[int, str] = OrderedDict()
         """message id -> the question id logged for it, once its sources were shown ("")"""
 
-    def _read(self) -> dict[str, str]:
+    @classmethod
+    def load(cls, path: Path, interval: float) -> AnnotatedChannels:
+        """The saved switches (blocking: call it in a thread); none if the file is damaged."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
                 raise ValueError("not an object")
-            return {str(k): str(v) for k, v in data.items()}
+            channels = {str(k): str(v) for k, v in data.items()}
         except FileNotFoundError:
-            return {}
+            channels = {}
         except (OSError, ValueError) as exc:
-            log.warning("ignoring %s (%s): auto-annotation is off in every channel", self.path,
-                        exc)
-            return {}
+            log.warning("ignoring %s (%s): auto-annotation is off in every channel", path, exc)
+            channels = {}
+        return cls(channels, path, interval)
 
     def is_on(self, channel_id: int) -> bool:
         return str(channel_id) in self.channels

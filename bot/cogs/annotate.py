@@ -40,9 +40,14 @@ class AnnotateCog(commands.Cog):
 
     def __init__(self, bot: CitebotBot) -> None:
         self.bot = bot
-        settings = bot.settings.discord
-        self.channels = AnnotatedChannels(bot.settings.data_dir / FILE_NAME,
-                                          settings.annotate_interval_seconds)
+        self.channels = AnnotatedChannels({}, bot.settings.data_dir / FILE_NAME,
+                                          bot.settings.discord.annotate_interval_seconds)
+
+    async def cog_load(self) -> None:
+        """Read the saved switches off the event loop (it is file I/O)."""
+        self.channels = await asyncio.to_thread(
+            AnnotatedChannels.load, self.bot.settings.data_dir / FILE_NAME,
+            self.bot.settings.discord.annotate_interval_seconds)
 
     @app_commands.command(name="annotate",
                           description="Switch 📎 auto-annotation in this channel (moderators)")
