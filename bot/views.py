@@ -8,6 +8,7 @@ shows the next page to whoever clicked.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -51,11 +52,19 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot: CitebotBot = interaction.client  # type: ignore[assignment]
-        bot.logs.feedback(self.question_id, str(interaction.user.id), self.helpful)
         verdict = "helpful" if self.helpful else "not helpful"
-        await interaction.response.send_message(
-            f"Thanks: your vote ({verdict}) is recorded. Click the other button to change it.",
-            ephemeral=True)
+        try:  # Discord waits 3 s for the reply; the write is normally a few ms
+            recorded = await asyncio.wait_for(
+                bot.logs.vote(self.question_id, str(interaction.user.id), self.helpful), 2.0)
+        except TimeoutError:
+            text = ("I could not confirm that your vote was recorded in time; "
+                    "please click again in a moment.")
+        else:
+            text = (f"Thanks: your vote ({verdict}) is recorded. Click the other button to "
+                    "change it." if recorded else
+                    "Your vote was not recorded: this answer is no longer in the log (the log "
+                    "may be switched off or this answer purged). Ask again to vote on a new one.")
+        await interaction.response.send_message(text, ephemeral=True)
 
 
 class MoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]],

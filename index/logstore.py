@@ -575,6 +575,18 @@ class LogStore:
                                (question_id,))
         return {user: bool(helpful) for user, helpful in rows}
 
+    async def vote(self, question_id: str, user: str, helpful: bool) -> bool:
+        """Record a vote and confirm it: True only once the row is in the database.
+
+        The bot tells people their vote counted only when it did: an answer whose
+        question was purged (or never logged) has nothing to attach a vote to.
+        """
+        if await self.lookup(question_id=question_id) is None:
+            return False
+        self.feedback(question_id, user, helpful)
+        await self.flush()
+        return (await self.feedback_of(question_id)).get(self.user_key(user)) == helpful
+
     async def moderation_log(self, guild: str = "", limit: int = 50) -> list[dict[str, str]]:
         """The latest moderation actions, newest first."""
         where, args = ("WHERE guild = ?", (guild,)) if guild else ("", ())
@@ -599,6 +611,8 @@ class Recorder(Protocol):
     def feedback(self, question_id: str, user: str, helpful: bool) -> None: ...
 
     def moderation(self, action: str, result: str, **fields: Any) -> None: ...
+
+    async def vote(self, question_id: str, user: str, helpful: bool) -> bool: ...
 
     async def lookup(self, question_id: str = "", message_id: str = "") -> dict[str, str] | None:
         ...
@@ -631,6 +645,10 @@ class NoLog:
     async def lookup(self, question_id: str = "", message_id: str = "") -> None:
         """Nothing is kept, so nothing is found."""
         return None
+
+    async def vote(self, question_id: str, user: str, helpful: bool) -> bool:
+        """Nothing is kept, so no vote is recorded."""
+        return False
 
     async def flush(self) -> None:
         """Nothing to flush."""

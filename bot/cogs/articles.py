@@ -96,7 +96,9 @@ class ArticlesCog(commands.Cog):
         if problem:
             await self._refused(interaction, "add", target, problem, deferred=False)
             return
-        await interaction.response.defer(ephemeral=False, thinking=True)
+        # Private from the start: Discord shows the first follow-up with the deferral's
+        # visibility, whatever flags it carries, so a public deferral would publish a refusal.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         scope = str(interaction.guild_id)
         try:
             article = await self._read(url, file, text)
@@ -118,7 +120,7 @@ class ArticlesCog(commands.Cog):
         if doc.url:
             embed.add_field(name="Link", value=cut(f"<{doc.url}>", 1024), inline=False)
         embed.set_footer(text="Citable now, in this server only.")
-        await interaction.followup.send(embed=fit_embed(embed))
+        await interaction.followup.send(embed=fit_embed(embed), ephemeral=True)
 
     async def _read(self, url: str | None, file: discord.Attachment | None,
                     text: str | None) -> Article:
@@ -156,7 +158,7 @@ class ArticlesCog(commands.Cog):
         """Delete an article of this server from the corpus and the index."""
         if not await self._allowed(interaction, "remove", id):
             return
-        await interaction.response.defer(thinking=True)
+        await interaction.response.defer(ephemeral=True, thinking=True)
         scope = str(interaction.guild_id)
         try:
             doc, report = await self.bot.engine.remove_async(id.strip(), scope)
@@ -169,7 +171,7 @@ class ArticlesCog(commands.Cog):
                                  detail=f"{report.removed} passages")
         embed = discord.Embed(title=cut(f"Removed: {safe(doc.title)}", 256), colour=COLOUR,
                               description=f"`{doc.doc_id}`, {report.removed} passages.")
-        await interaction.followup.send(embed=fit_embed(embed))
+        await interaction.followup.send(embed=fit_embed(embed), ephemeral=True)
 
     @article.command(name="list", description="The articles this server can cite, with ids")
     @app_commands.describe(page="Page number")
