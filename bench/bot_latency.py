@@ -1,6 +1,7 @@
 """Reply latency of the Discord bot through the local stand-in, and event-loop blocking.
 
-    python bench/bot_latency.py [--users 1 10 50] [--rounds 3] [--max-pending 64]
+    python bench/bot_latency.py [--users 1 10 50] [--rounds 3] [--max-pending N]
+                                [--max-wait SECONDS] [--no-debug]
 
 The real discord.py client with citebot's cogs connects to the Discord stand-in
 (``tests/discord_standin.py``, on 127.0.0.1, run in its own thread and event
@@ -9,9 +10,18 @@ that many people mention the bot with a question at the same moment,
 ``--rounds`` times (or more, so that every figure rests on at least 30
 replies); the figure is the time from the injected MESSAGE_CREATE to the bot's
 reply arriving at the stand-in, p50/p95/max. The bot's loop runs in asyncio
-debug mode: every callback that held it longer than 20 ms is reported, and a
-10 ms ticker records the longest the loop was late. Replies that say "busy"
-(``--max-pending`` reached) are counted separately.
+debug mode (unless ``--no-debug``; debug mode records a stack for every
+callback, which costs the bot time under load): every callback that held it
+longer than 20 ms is reported, and a 10 ms ticker records the longest the loop
+was late. Replies that say "busy"
+(the queued work priced over ``--max-wait`` seconds, or ``--max-pending``
+questions in flight; the config defaults unless given) are counted separately.
+
+Also reported per number of users: how long the stand-in took to deliver all
+the questions of a wave (``inject_ms``: the replies cannot all be faster than
+the last question arrives), and the model calls the bot made (``batches``,
+mean and largest batch size), since questions asked together are embedded in
+one call (``index.batching``).
 """
 
 from __future__ import annotations
@@ -99,15 +109,18 @@ async def ticker(worst: list[float]) -> None:
 
 
 async def wave(side: StandinThread, users: list[dict[str, Any]], offset: int
-               ) -> tuple[list[float], int]:
-    """Everyone asks at once; the latency of each reply (ms) and how many said busy."""
+               ) -> tuple[list[float], int, float]:
+    """Everyone asks at once; the latency of each reply (ms), how many said busy, and how
+    long delivering the questions took (ms)."""
     standin = side.standin
     asked = []
+    began = time.perf_counter()
     for n, user in enumerate(users):
         question = QUESTIONS[(offset + n) % len(QUESTIONS)]
         start = time.perf_counter()
         message = await side.call(standin.say(question, user=user, mention_bot=True))
         asked.append((message["id"], start))
+    injected = (time.perf_counter() - began) * 1000
     latencies, busy = [], 0
     for message_id, start in asked:
         reply = await side.call(standin.wait_for(
@@ -116,12 +129,12 @@ async def wave(side: StandinThread, users: list[dict[str, Any]], offset: int
             timeout=300))
         latencies.append((reply.at - start) * 1000)
         busy += "busy" in (reply.json.get("content") or "")
-    return latencies, busy
+    return latencies, busy, injected
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    loop.set_debug(True)
+    loop.set_debug(not args.no_debug)
     loop.slow_callback_duration = 0.02
     slow = SlowCallbacks()
     logging.getLogger("asyncio").addHandler(slow)
@@ -135,8 +148,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     settings = load_settings(environ={})
     settings = dataclasses.replace(
         settings, index=dataclasses.replace(settings.index, data_dir=str(data)),
-        discord=dataclasses.replace(settings.discord, cooldown_seconds=0.0,
-                                    max_pending=args.max_pending))
+        discord=dataclasses.replace(
+            settings.discord, cooldown_seconds=0.0,
+            max_pending=args.max_pending or settings.discord.max_pending,
+            max_wait_seconds=args.max_wait or settings.discord.max_wait_seconds))
     engine = await asyncio.to_thread(Engine.open, settings)
     logs = await LogStore.open(data / "logs.sqlite", settings.logs)
     bot = CitebotBot(settings, engine=engine, logs=logs, guild_ready_timeout=0.05)
@@ -148,17 +163,29 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     slow.worst = ""
     worst = [0.0]
     tick = asyncio.create_task(ticker(worst))
-    results: dict[str, Any] = {"max_pending": args.max_pending, "rounds": args.rounds}
+    results: dict[str, Any] = {"max_pending": settings.discord.max_pending,
+                               "max_wait_seconds": settings.discord.max_wait_seconds,
+                               "rounds": args.rounds}
     for count in args.users:
         users = [standin._user(f"user{count}-{n}") for n in range(count)]
         latencies: list[float] = []
         busy = 0
+        injected: list[float] = []
+        bot.batcher.sizes.clear()
         # at least 30 replies per figure: one user alone asks again and again
         for round_ in range(max(args.rounds, -(-30 // count))):
-            got, b = await wave(side, users, round_ * count)
+            got, b, took = await wave(side, users, round_ * count)
             latencies += got
             busy += b
+            injected.append(took)
+        sizes = list(bot.batcher.sizes)
         results[f"{count}_users"] = {"replies": len(latencies), "busy": busy,
+                                     "asyncio_debug": not args.no_debug,
+                                     "inject_ms": round(max(injected), 1),
+                                     "batches": {"count": len(sizes),
+                                                 "mean_size": round(
+                                                     statistics.mean(sizes or [0]), 1),
+                                                 "max_size": max(sizes, default=0)},
                                      "reply_ms": percentiles(latencies)}
         print(json.dumps({f"{count}_users": results[f"{count}_users"]}), flush=True)
     tick.cancel()
@@ -178,5 +205,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, nargs="*", default=[1, 10, 50])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--max-pending", type=int, default=64)
+    parser.add_argument("--no-debug", action="store_true",
+                        help="run the loop as in production: asyncio debug mode records a "
+                             "stack for every callback, which slows the bot down under load "
+                             "(no slow-callback report then; the ticker still runs)")
+    parser.add_argument("--max-pending", type=int, default=0,
+                        help="questions in flight at most (default: the config's)")
+    parser.add_argument("--max-wait", type=float, default=0.0,
+                        help="busy beyond this many seconds of queued work (default: the "
+                             "config's)")
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))

@@ -3,9 +3,15 @@
 The model, index and log store are loaded once in ``setup_hook`` (the engine
 in a worker thread: loading is blocking). Features live in cogs under
 ``bot/cogs/``. Every message goes out with ``allowed_mentions`` none (set on
-the client, so no send can forget it). Questions pass a ``Gate``: a per-user
-cooldown and a bound on questions in flight, so a flood gets "busy, try again
-shortly" rather than an unbounded queue.
+the client, so no send can forget it). Questions pass a ``Gate`` (``bot/gate.py``:
+a quiet per-user cooldown, and "busy" only when the queued work would take too
+long) and are answered through a ``Batcher``, which embeds the questions asked
+at about the same moment in one model call.
+
+``serve`` runs the bot until SIGTERM or Ctrl-C, then ``shutdown`` drains it: new
+questions are asked to come back, the answers in flight are sent and their
+message ids logged, and only then is the connection closed. Problems only the
+operator can fix (token, privileged intents) end it with an ``OperatorError``.
 """
 
 from __future__ import annotations
@@ -15,22 +21,41 @@ import logging
 import signal
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from index.batching import Batcher
 from index.config import Settings
 from index.engine import Engine
 from index.errors import CitebotError, QuestionError
 from index.logstore import LogStore, NoLog, open_log
 from index.search import Answer
 
+from .gate import Gate
 from .render import NOTHING_FOUND, answer_embed, question_problem
 from .views import answer_view
 
 log = logging.getLogger(__name__)
+
+EXIT_TOKEN = 3
+"""``citebot serve``/``sync`` exit code: Discord refused the token (at start or mid-run)."""
+EXIT_INTENTS = 4
+"""``citebot serve`` exit code: a privileged intent the bot asks for is not enabled."""
+RESTARTING = "I am restarting; please ask again in a minute."
+
+
+class OperatorError(CitebotError):
+    """A problem only the bot's operator can fix (token, portal settings): one line, and the
+    exit code the README documents for it."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -42,51 +67,21 @@ class Asked:
     scope: str
 
 
-class Gate:
-    """Per-user cooldown and a bound on questions being answered at once."""
-
-    def __init__(self, max_pending: int, cooldown: float) -> None:
-        self.max_pending = max_pending
-        self.cooldown = cooldown
-        self.pending = 0
-        self._last: dict[int, float] = {}
-
-    def admit(self, user_id: int) -> str | None:
-        """None if the question may go ahead (and it is counted), else a polite refusal."""
-        now = time.monotonic()
-        wait = self._last.get(user_id, -1e9) + self.cooldown - now
-        if wait > 0:
-            return f"Please wait {wait:.0f} s before asking again."
-        if self.pending >= self.max_pending:
-            return "I am busy answering other questions; please try again shortly."
-        self._last[user_id] = now
-        self.pending += 1
-        if len(self._last) > 10_000:
-            cutoff = now - self.cooldown
-            self._last = {u: t for u, t in self._last.items() if t > cutoff}
-        return None
-
-    def enter(self) -> bool:
-        """Count background work (auto-annotation) if there is room; it never waits its turn."""
-        if self.pending >= self.max_pending:
-            return False
-        self.pending += 1
-        return True
-
-    def release(self) -> None:
-        """A question admitted earlier is done."""
-        self.pending -= 1
-
-
 def intents_for(settings: Settings) -> discord.Intents:
-    """The least that works: guilds and guild messages (mentions and replies reach a bot
-    without the privileged Message Content intent); Message Content only for ask channels
-    or auto-annotation, and reactions only for auto-annotation."""
+    """The least that works: guilds, guild and direct messages (mentions and replies with
+    their ping on reach a bot without the privileged Message Content intent); Message
+    Content only when ``message_content``, ask channels or auto-annotation ask for it, and
+    reactions only for auto-annotation.
+
+    Direct messages are asked for even when ``dms`` is off, so that a DM gets a polite
+    line rather than silence."""
+    d = settings.discord
     intents = discord.Intents.none()
     intents.guilds = True
     intents.guild_messages = True
-    intents.message_content = bool(settings.discord.ask_channels) or settings.discord.auto_annotate
-    intents.guild_reactions = settings.discord.auto_annotate
+    intents.dm_messages = True
+    intents.message_content = d.message_content or bool(d.ask_channels) or d.auto_annotate
+    intents.guild_reactions = d.auto_annotate
     return intents
 
 
@@ -95,7 +90,11 @@ class CitebotBot(commands.AutoShardedBot):
 
     def __init__(self, settings: Settings, engine: Engine | None = None,
                  logs: LogStore | NoLog | None = None, sync_only: bool = False,
+                 on_answering: Callable[[], Awaitable[None]] | None = None,
                  **options: object) -> None:
+        # citebot has no prefix commands (on_message below never runs them); commands.Bot
+        # still needs a prefix, and when_mentioned is the one that raises no warning about
+        # the Message Content intent.
         super().__init__(
             command_prefix=commands.when_mentioned, intents=intents_for(settings),
             allowed_mentions=discord.AllowedMentions.none(), help_command=None,
@@ -105,10 +104,24 @@ class CitebotBot(commands.AutoShardedBot):
         self.sync_only = sync_only
         self._engine = engine
         self._logs = logs
-        self.gate = Gate(settings.discord.max_pending, settings.discord.cooldown_seconds)
+        self.batcher = Batcher(lambda queries: self.engine.ask_many(queries))
+        """Questions asked at about the same moment are embedded in one model call."""
+        self.gate = Gate(settings.discord.max_pending, settings.discord.cooldown_seconds,
+                         settings.discord.max_wait_seconds,
+                         cost=lambda: self.batcher.seconds_per_question)
         self.asked: OrderedDict[str, Asked] = OrderedDict()
         self.answers: OrderedDict[int, str] = OrderedDict()
         """Answer message id -> question id, for follow-ups (the log keeps it across restarts)."""
+        self.stopping = asyncio.Event()
+        """Set when shutdown begins: questions arriving from then on are asked to come back."""
+        self._stop_now = asyncio.Event()
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._on_answering = on_answering
+        self._told_permissions: set[tuple[int, str]] = set()
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """Nothing: the ask cog listens for messages. The prefix-command machinery is left
+        out, as it would log CommandNotFound for every mention of the bot."""
 
     @property
     def engine(self) -> Engine:
@@ -145,7 +158,10 @@ class CitebotBot(commands.AutoShardedBot):
             await self.tree.sync(guild=guild)
 
     async def close(self) -> None:
-        """Disconnect, then flush and close the log (once, however often close is called)."""
+        """Disconnect, then flush and close the log (once, however often close is called).
+
+        This cancels nothing itself, but answers still running lose their connection:
+        ``shutdown`` lets them finish first."""
         await super().close()
         logs, self._logs = self._logs, NoLog()
         if logs is not None:
@@ -154,8 +170,9 @@ class CitebotBot(commands.AutoShardedBot):
     # --- answering, shared by the cogs ----------------------------------------------------
 
     async def answer(self, question: str, scope: str, shown: int) -> Answer:
-        """Search off the event loop; ``shown`` citations plus one to know if there are more."""
-        return await asyncio.to_thread(self.engine.ask, question, shown + 1, ("", scope))
+        """Search off the event loop, batched with the questions asked at the same moment;
+        ``shown`` citations plus one to know if there are more."""
+        return await self.batcher.ask(question, shown + 1, ("", scope))
 
     async def answer_reply(
         self, question: str, scope: str, count: int | None, mode: str, user_id: int,
@@ -164,6 +181,11 @@ class CitebotBot(commands.AutoShardedBot):
     ) -> str | tuple[discord.Embed, discord.ui.View, Asked]:
         """Search, log, and build the reply: an embed with its buttons, or a polite text
         (nothing relevant, or a question that cannot be asked) to send instead."""
+        self._track_current_task()
+        if self.stopping.is_set():
+            return RESTARTING
+        if self._on_answering is not None:
+            await self._on_answering()
         shown = count or self.settings.discord.citations
         started = time.perf_counter()
         try:
@@ -172,7 +194,10 @@ class CitebotBot(commands.AutoShardedBot):
             return question_problem(exc)
         latency = (time.perf_counter() - started) * 1000
         citations = list(answer.results[:shown])
-        shown_answer = Answer(answer.question, answer.answered, tuple(citations))
+        # Logged as not answered (with the citations found) until it is delivered:
+        # remember() with the message id marks it answered, so an answer that is never
+        # sent (a failed send, a crash, a shutdown that ran out of time) never counts.
+        shown_answer = Answer(answer.question, False, tuple(citations))
         question_id = self.engine.record(
             self.logs, shown_answer, latency, mode, guild=scope, channel=str(channel_id or ""),
             thread=str(thread_id or ""), user=str(user_id), parent_id=parent_id)
@@ -185,7 +210,9 @@ class CitebotBot(commands.AutoShardedBot):
         return embed, answer_view(question_id, more), asked
 
     def remember(self, asked: Asked, message_id: int | None = None) -> None:
-        """Keep a question (and the message that answered it) for paging and follow-ups."""
+        """Keep a question (and the message that answered it) for paging and follow-ups.
+
+        With ``message_id`` (the answer was sent) the log marks the question answered."""
         self.asked[asked.question_id] = asked
         while len(self.asked) > 5000:
             self.asked.popitem(last=False)
@@ -207,6 +234,82 @@ class CitebotBot(commands.AutoShardedBot):
         found = await self.logs.lookup(question_id=question_id)
         return Asked(found["id"], found["text"], found["guild"]) if found else None
 
+    # --- stopping without losing answers ---------------------------------------------------
+
+    def _track_current_task(self) -> None:
+        """Count the task answering now as in flight until it ends (its send included)."""
+        task = asyncio.current_task()
+        if task is not None and task not in self._in_flight:
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def finish_in_flight(self, timeout: float | None = None) -> set[asyncio.Task[Any]]:
+        """Wait until no answer is in flight (at most ``timeout`` seconds, or until
+        ``stop_now``); returns the tasks still running. Answers that start meanwhile (the
+        "restarting" replies) are waited for too."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        hurry = asyncio.ensure_future(self._stop_now.wait())
+        try:
+            while True:
+                running = {t for t in self._in_flight
+                           if not t.done() and t is not asyncio.current_task()}
+                left = None if deadline is None else deadline - loop.time()
+                if not running or (left is not None and left <= 0) or hurry.done():
+                    return running
+                await asyncio.wait({*running, hurry}, timeout=left,
+                                   return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hurry.cancel()
+
+    def stop_now(self) -> None:
+        """Cut the shutdown wait short (a second Ctrl-C)."""
+        self._stop_now.set()
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop taking questions, let the answers in flight finish and be sent (their message
+        ids reach the log) for up to ``grace`` seconds, then close: the log is flushed."""
+        grace = self.settings.discord.shutdown_grace_seconds if grace is None else grace
+        self.stopping.set()
+        busy = len([t for t in self._in_flight if not t.done()])
+        if busy:
+            log.info("stopping: finishing %d answers in flight (up to %g s)", busy, grace)
+        unfinished = await self.finish_in_flight(grace)
+        if unfinished:
+            log.warning("stopping: %d answers were not finished within %g s and are not "
+                        "sent (raise discord.shutdown_grace_seconds to wait longer)",
+                        len(unfinished), grace)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        await self.logs.flush()
+        await self.close()
+
+    def cannot_post(self, channel: object, error: BaseException, thread: bool = False) -> bool:
+        """True if ``error`` is Discord's Missing Permissions (403, code 50013) for posting in
+        ``channel``; then one warning per channel names the permissions to grant (later
+        failures there stay quiet) and the bot carries on."""
+        if not (isinstance(error, discord.Forbidden) and error.code == 50013):
+            return False
+        if thread:
+            needed = "Create Public Threads and Send Messages in Threads"
+        elif isinstance(channel, discord.Thread):
+            needed = "Send Messages in Threads, Embed Links and Read Message History"
+        else:
+            needed = "Send Messages, Embed Links and Read Message History"
+        channel_id = int(getattr(channel, "id", 0) or 0)
+        if (channel_id, needed) in self._told_permissions:
+            log.debug("missing permissions in channel %s again", channel_id)
+            return True
+        self._told_permissions.add((channel_id, needed))
+        name = getattr(channel, "name", None)
+        where = f"#{name} ({channel_id})" if name else f"channel {channel_id}"
+        log.warning("cannot answer in %s: Discord says Missing Permissions; give the bot %s "
+                    "there (Server Settings > Roles, or the channel's Edit Channel > "
+                    "Permissions). Further failures in this channel are not logged.",
+                    where, needed)
+        return True
+
     async def on_app_command_error(self, interaction: discord.Interaction,
                                    error: app_commands.AppCommandError) -> None:
         """Any failure in a command ends in a polite ephemeral message, never silence."""
@@ -222,39 +325,108 @@ class CitebotBot(commands.AutoShardedBot):
             log.warning("could not tell the user about the failure")
 
 
+TOKEN_REFUSED = ("Discord refused the bot token (401 Unauthorized); copy it again from the "
+                 "Developer Portal (your application > Bot > Reset Token) into DISCORD_TOKEN "
+                 "or token in [discord]")
+TOKEN_REVOKED = ("Discord closed the connection because the bot token is no longer valid "
+                 "(close code 4004: it was reset or revoked); copy the new one from the "
+                 "Developer Portal (Bot > Reset Token) into DISCORD_TOKEN and start again")
+
+
+def intents_problem(settings: Settings, intents: discord.Intents) -> str:
+    """Close code 4014 explained: the privileged intents asked for, the settings that asked
+    for them, and where to switch them on."""
+    d = settings.discord
+    asked: list[str] = []
+    reasons: list[str] = []
+    if intents.message_content:
+        asked.append("Message Content")
+        reasons += [name for name, on in (
+            ("discord.message_content is true", getattr(d, "message_content", False)),
+            ("discord.ask_channels is set", bool(d.ask_channels)),
+            ("discord.auto_annotate is true", d.auto_annotate)) if on]
+    if intents.members:
+        asked.append("Server Members")
+    if intents.presences:
+        asked.append("Presence")
+    which = " and ".join(asked) or "a privileged"
+    because = f" because {' and '.join(reasons)}" if reasons else ""
+    undo = (f", or change {' and '.join(r.split()[0] for r in reasons)} so it is not needed"
+            if reasons else "")
+    return (f"Discord refused the connection (close code 4014): the bot asks for the {which} "
+            f"intent{because}, and it is not enabled for this bot. Switch on {which} Intent "
+            f"in the Developer Portal (your application > Bot > Privileged Gateway "
+            f"Intents){undo}")
+
+
+async def serve(bot: CitebotBot, token: str, stop: asyncio.Event) -> None:
+    """Run ``bot`` until ``stop`` is set, then shut down without losing the answers in
+    flight (``CitebotBot.shutdown``). ``run`` wires ``stop`` to SIGTERM and Ctrl-C.
+
+    Raises:
+        OperatorError: Discord refused the token (at start, or later: it was revoked) or a
+            privileged intent; the message says what to change.
+    """
+    try:
+        async with bot:
+            running = asyncio.create_task(bot.start(token))
+            stopping = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+            if not running.done():
+                if not bot.is_ready():
+                    running.cancel()  # still logging in or loading: no answer to finish
+                await bot.shutdown()
+            try:
+                await running  # raises what made the bot stop, if anything did
+            except asyncio.CancelledError:
+                if not running.cancelled():
+                    raise
+    except discord.LoginFailure:
+        raise OperatorError(TOKEN_REFUSED, EXIT_TOKEN) from None
+    except discord.PrivilegedIntentsRequired:
+        raise OperatorError(intents_problem(bot.settings, bot.intents), EXIT_INTENTS) from None
+    except discord.ConnectionClosed as exc:
+        if exc.code == 4004:
+            raise OperatorError(TOKEN_REVOKED, EXIT_TOKEN) from None
+        raise
+
+
 def run(settings: Settings, token: str) -> int:
-    """Run the bot until SIGTERM or SIGINT, then close cleanly (the log is flushed)."""
+    """Run the bot until SIGTERM or SIGINT, then stop without losing answers: 0 when done.
+
+    A second signal stops at once, without waiting for answers in flight.
+
+    Raises:
+        OperatorError: see ``serve``.
+    """
 
     async def main() -> None:
         bot = CitebotBot(settings)
         stop = asyncio.Event()
+
+        def on_signal() -> None:
+            if stop.is_set():
+                bot.stop_now()
+            stop.set()
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        async with bot:
-            running = asyncio.create_task(bot.start(token))
-            stopping = asyncio.create_task(stop.wait())
-            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if stop.is_set():
-                log.info("stopping: closing the connection and flushing the log")
-            await bot.close()
-            await running  # raises what made the bot stop, if anything did
+            loop.add_signal_handler(sig, on_signal)
+        await serve(bot, token, stop)
 
-    try:
-        asyncio.run(main())
-    except discord.LoginFailure:
-        raise CitebotError("Discord refused the token; copy it again from the Developer "
-                           "Portal (Bot > Reset Token)") from None
-    except discord.PrivilegedIntentsRequired:
-        raise CitebotError("ask_channels needs the Message Content intent: switch it on in the "
-                           "Developer Portal (Bot > Privileged Gateway Intents), or empty "
-                           "ask_channels") from None
+    asyncio.run(main())
     return 0
 
 
 def sync_globally(settings: Settings, token: str) -> list[str]:
-    """Publish the slash commands to every server (Discord may take up to an hour)."""
+    """Publish the slash commands to every server (Discord may take up to an hour).
+
+    Raises:
+        OperatorError: Discord refused the token.
+    """
 
     async def main() -> list[str]:
         bot = CitebotBot(settings, logs=NoLog(), sync_only=True)
@@ -266,5 +438,4 @@ def sync_globally(settings: Settings, token: str) -> list[str]:
     try:
         return asyncio.run(main())
     except discord.LoginFailure:
-        raise CitebotError("Discord refused the token; copy it again from the Developer "
-                           "Portal (Bot > Reset Token)") from None
+        raise OperatorError(TOKEN_REFUSED, EXIT_TOKEN) from None

@@ -91,7 +91,9 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
             await interaction.response.send_message(
                 "I no longer have this question on record; please ask it again.", ephemeral=True)
             return
-        refusal = bot.gate.admit(interaction.user.id)
+        # Paging an answer already given is not a new question: no cooldown, but it is
+        # work, so it still counts toward "busy".
+        refusal = bot.gate.admit(interaction.user.id, cooldown=False)
         if refusal:
             await interaction.response.send_message(refusal, ephemeral=True)
             return

@@ -242,19 +242,30 @@ def _token(settings: Settings) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    """``citebot serve``: run the Discord bot until SIGTERM or Ctrl-C."""
-    token = _token(settings)
-    from bot.app import run
+    """``citebot serve``: run the Discord bot until SIGTERM or Ctrl-C (then exit 0).
 
-    return run(settings, token)
+    A refused token exits 3 and a privileged intent not enabled exits 4, each with one
+    line saying what to change (the README lists the codes)."""
+    token = _token(settings)
+    from bot.app import OperatorError, run
+
+    try:
+        return run(settings, token)
+    except OperatorError as exc:
+        print(f"citebot: error: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot sync``: publish the slash commands globally (Discord may take an hour)."""
     token = _token(settings)
-    from bot.app import sync_globally
+    from bot.app import OperatorError, sync_globally
 
-    names = sync_globally(settings, token)
+    try:
+        names = sync_globally(settings, token)
+    except OperatorError as exc:
+        print(f"citebot: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     print(f"synced {len(names)} commands globally: {', '.join(sorted(names))}")
     return 0
 

@@ -95,10 +95,14 @@ class DiscordSettings:
     dev_guilds: list[str] = field(default_factory=list)
     moderator_roles: list[str] = field(default_factory=list)
     ask_channels: list[str] = field(default_factory=list)
+    message_content: bool = False
+    dms: bool = True
     citations: int = 3
     find_sources_reply: str = "ephemeral"
     cooldown_seconds: float = 3.0
-    max_pending: int = 16
+    max_pending: int = 256
+    max_wait_seconds: float = 10.0
+    shutdown_grace_seconds: float = 10.0
     auto_annotate: bool = False
     annotate_min_similarity: float = 0.55
     annotate_interval_seconds: float = 120.0
@@ -272,6 +276,10 @@ def _check_values(settings: Settings) -> None:
          "discord.find_sources_reply must be ephemeral or thread"),
         (settings.discord.cooldown_seconds >= 0, "discord.cooldown_seconds must be 0 or more"),
         (settings.discord.max_pending >= 1, "discord.max_pending must be at least 1"),
+        (0 < settings.discord.max_wait_seconds <= 600,
+         "discord.max_wait_seconds must be more than 0 and at most 600"),
+        (0 <= settings.discord.shutdown_grace_seconds <= 600,
+         "discord.shutdown_grace_seconds must be between 0 and 600"),
         (-1.0 <= settings.discord.annotate_min_similarity <= 1.0,
          "discord.annotate_min_similarity must be in [-1, 1]"),
         (settings.discord.annotate_interval_seconds >= 0,

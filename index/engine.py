@@ -12,19 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Settings
 from .documents import Document
 from .embedder import Embedder, EmbeddingCache, Progress
-from .errors import CitebotError
+from .errors import CitebotError, QuestionError
 from .extract import Article
 from .indexer import IndexReport, update_index
 from .library import Library
 from .logstore import CitationRecord, Recorder
-from .search import GLOBAL_SCOPE, Answer, Searcher
+from .search import GLOBAL_SCOPE, Answer, Query, Searcher
 from .store import IndexStore
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,15 @@ class Engine:
         """Answer one question (see ``Searcher.search``)."""
         with self.lock:
             return self.searcher.search(question, top_k, scopes)
+
+    def ask_many(self, queries: Sequence[Query]) -> list[Answer | QuestionError]:
+        """Answer several questions with one model call (see ``Searcher.search_many``).
+
+        Blocking, like ``ask``: the bot reaches it through ``index.batching.Batcher``,
+        which runs it in a worker thread for the questions that arrived together.
+        """
+        with self.lock:
+            return self.searcher.search_many(queries)
 
     @property
     def index_version(self) -> str:

@@ -13,6 +13,12 @@ locked, read-only or full, the writer logs a warning and the caller's answer
 still goes out; a record the database refuses (say, feedback on a question
 that was forgotten) is dropped alone, never its whole batch.
 
+"Answered" means the asker received citations: the bot logs a question before
+its answer is sent, as not answered but with the citations found, and
+``answer_message`` marks it answered once Discord confirms the message. A row
+with citations that is not answered was found but never delivered (a failed
+send, a crash); it is not a coverage gap.
+
 Schema changes are migrations numbered by ``PRAGMA user_version``; a database
 from a newer citebot is refused rather than misread.
 """
@@ -188,12 +194,12 @@ class Stats:
     slowest: list[tuple[float, str, str]] = field(default_factory=list)
     """(latency ms, asked at, question)"""
     gaps: list[tuple[str, int]] = field(default_factory=list)
-    """The questions most often left unanswered, with how often."""
+    """The questions most often left unanswered (nothing relevant found), with how often."""
     moderation: int = 0
 
     @property
     def answered_rate(self) -> float:
-        """Share of questions that got citations."""
+        """Share of questions whose citations reached the asker."""
         return self.answered / self.questions if self.questions else 0.0
 
     @property
@@ -313,7 +319,12 @@ class LogStore:
         return record.id
 
     def answer_message(self, question_id: str, message_id: str) -> None:
-        """Record which message carried a question's answer (known only once it is sent)."""
+        """Record that a question's answer was delivered, and in which message.
+
+        The bot logs a question before its answer is sent, as not answered; this
+        marks it answered (if it has citations), so a send that failed or never
+        happened (a crash, a shutdown) never counts as an answer.
+        """
         self._put(_AnswerMessage(question_id, str(message_id)))
 
     def feedback(self, question_id: str, user: str, helpful: bool) -> None:
@@ -441,8 +452,10 @@ class LogStore:
                     (record.at, record.guild, record.user, record.action, record.target,
                      record.doc_id, record.result, record.detail))
             elif isinstance(record, _AnswerMessage):
-                await db.execute("UPDATE questions SET message_id = ? WHERE id = ?",
-                                 (record.message_id, record.question_id))
+                await db.execute(
+                    "UPDATE questions SET message_id = ?, answered = EXISTS"
+                    " (SELECT 1 FROM citations c WHERE c.question_id = questions.id)"
+                    " WHERE id = ?", (record.message_id, record.question_id))
         await db.execute("COMMIT")
 
     # --- care ---------------------------------------------------------------------------
@@ -544,6 +557,8 @@ class LogStore:
                 " ORDER BY latency_ms DESC LIMIT ?", (*args, top))]
             stats.gaps = [(text, int(n)) for text, n in await self._all(
                 "SELECT MIN(text), COUNT(*) FROM questions q WHERE answered = 0"
+                # found but not delivered (citations, no answer): not a gap in the articles
+                " AND NOT EXISTS (SELECT 1 FROM citations c WHERE c.question_id = q.id)"
                 f" {and_where} GROUP BY lower(trim(text)) ORDER BY 2 DESC, MAX(asked_at) DESC"
                 " LIMIT ?", (*args, top))]
             mod_where = where.replace("q.asked_at", "at").replace("q.guild", "guild")

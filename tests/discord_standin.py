@@ -9,9 +9,21 @@ REST request the bot makes, so tests act as users (``say``, ``slash``,
 
 Pitfalls it copies from Discord (see the discord.py source): JSON only when
 Content-Type is exactly ``application/json``; ``/gateway`` and ``/gateway/``;
-zlib-stream frames; heartbeat ACKs; without the Message Content intent,
-content is blanked unless the bot is mentioned; a thread started from a
-message has that message's id; interaction callbacks carry no Authorization.
+zlib-stream frames; heartbeat ACKs; a thread started from a message has that
+message's id; interaction callbacks carry no Authorization.
+
+Message content, as Discord gives it to a bot without the Message Content
+intent (``as_bot_sees``): ``content``, ``embeds``, ``attachments`` and
+``components`` are empty unless the bot is in the message's ``mentions`` (an
+``<@id>`` in the text, or a reply with its ping on), the message is the bot's
+own, or it is in a DM. ``referenced_message`` is blanked by the same rule
+applied to that message, and so is a message read over REST. A message
+command (Find sources) does carry its target's content. DMs (a channel of
+type 1, no guild) reach the bot only with the Direct Messages intent.
+
+Deferral: after a type-5 callback, the first follow-up edits the "thinking"
+message, which keeps the deferral's visibility whatever flags the follow-up
+carries (``visible_in`` lists what everyone in a channel saw).
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 import zlib
 from collections.abc import Callable
@@ -28,8 +41,13 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 BODY = web.RequestKey("body", object)
+GUILD_MESSAGES = 1 << 9
+DIRECT_MESSAGES = 1 << 12
 MESSAGE_CONTENT = 1 << 15
+PRIVILEGED = (1 << 1) | (1 << 8) | MESSAGE_CONTENT
+"""Server Members, Presence and Message Content: switched on per bot in the portal."""
 EPHEMERAL = 64
+_MENTION = re.compile(r"<@!?(\d+)>")
 _ids = itertools.count(int(time.time() * 1000 - 1420070400000) << 22)
 
 
@@ -81,8 +99,19 @@ class DiscordStandin:
         self.attachments: dict[str, bytes] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.interactions: dict[str, dict[str, Any]] = {}
+        self.dm_channels: dict[str, str] = {}
+        """User id -> the id of their DM channel with the bot."""
+        self.deferred: dict[str, str] = {}
+        """Interaction token -> its "thinking" message, until the first follow-up edits it."""
         self.identify: dict[str, Any] | None = None
         self.heartbeats = 0
+        self.enabled_intents = PRIVILEGED
+        """The privileged intents switched on in the "portal"; asking for another closes
+        the gateway with 4014, as Discord does."""
+        self.missing_permissions: set[str] = set()
+        """Channels where the bot may not post or start threads: 403, code 50013."""
+        self.hold_posts: asyncio.Event | None = None
+        """When set to an unset event, the bot's channel posts wait for it before landing."""
         self._cond = asyncio.Condition()
         self._ws: web.WebSocketResponse | None = None
         self._zlib: Any = None
@@ -111,6 +140,7 @@ class DiscordStandin:
         r.add_get("/attachments/{aid}/{name}", self._attachment)
         api = "/api/v10"
         r.add_get(api + "/users/@me", self._static(lambda: self.bot_user))
+        r.add_post(api + "/users/@me/channels", self._open_dm)
         r.add_get(api + "/oauth2/applications/@me", self._app_info)
         r.add_get(api + "/gateway", self._static(lambda: {"url": self.ws_url}))
         r.add_get(api + "/gateway/bot", self._static(lambda: {
@@ -225,6 +255,45 @@ class DiscordStandin:
             c.json, dict) and ("/messages" in c.path or "/webhooks/" in c.path
                                or "/callback" in c.path)]
 
+    def visible_in(self, channel_id: str) -> list[dict[str, Any]]:
+        """The bot's messages everyone in a channel saw (ephemeral ones left out), in order."""
+        return [m for m in self.messages.values() if m["channel_id"] == channel_id
+                and m["author"]["id"] == self.app_id and not m["flags"] & EPHEMERAL]
+
+    # --- what the bot may read ------------------------------------------------------------
+
+    @property
+    def intents(self) -> int:
+        """The intents the bot identified with (none before it connects)."""
+        return int(self.identify["intents"]) if self.identify else 0
+
+    def _readable(self, msg: dict[str, Any]) -> bool:
+        """Discord's rule: the bot reads a message's content only with the Message Content
+        intent, or if it is mentioned, or the message is its own, or it is in a DM."""
+        return bool(self.intents & MESSAGE_CONTENT
+                    or msg["author"]["id"] == self.app_id
+                    or any(m["id"] == self.app_id for m in msg.get("mentions") or [])
+                    or msg["channel_id"] in self.dm_channels.values())
+
+    def as_bot_sees(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """A message as Discord hands it to the bot (gateway and REST alike)."""
+        seen = dict(msg)
+        if not self._readable(msg):
+            seen.update(content="", embeds=[], attachments=[], components=[])
+        if isinstance(msg.get("referenced_message"), dict):
+            seen["referenced_message"] = self.as_bot_sees(msg["referenced_message"])
+        return seen
+
+    def dm_channel(self, user: dict[str, Any]) -> str:
+        """The id of a person's DM channel with the bot (opened on first use)."""
+        if user["id"] not in self.dm_channels:
+            self.dm_channels[user["id"]] = snowflake()
+        return self.dm_channels[user["id"]]
+
+    def _dm_payload(self, user: dict[str, Any]) -> dict[str, Any]:
+        return {"id": self.dm_channel(user), "type": 1, "recipients": [user],
+                "last_message_id": None, "flags": 0}
+
     # --- REST -----------------------------------------------------------------------------
 
     async def _app_info(self, _: web.Request) -> web.Response:
@@ -235,41 +304,64 @@ class DiscordStandin:
 
     def _message(self, body: dict[str, Any], author: dict[str, Any], channel_id: str,
                  **extra: Any) -> dict[str, Any]:
-        msg = {"id": snowflake(), "channel_id": channel_id,
-               "guild_id": self.channel_guild.get(channel_id), "author": author,
+        msg = {"id": snowflake(), "channel_id": channel_id, "author": author,
                "content": body.get("content") or "", "timestamp": now_iso(),
                "edited_timestamp": None, "tts": False, "mention_everyone": False,
                "mentions": [], "mention_roles": [], "attachments": [],
                "embeds": body.get("embeds") or [], "pinned": False, "type": 0,
                "flags": body.get("flags") or 0, "components": body.get("components") or []}
+        if channel_id in self.channel_guild:  # a DM has no guild_id key at all
+            msg["guild_id"] = self.channel_guild[channel_id]
         msg.update(extra)
         self.messages[msg["id"]] = msg
         return msg
 
+    def _forbidden(self, channel_id: str) -> web.Response | None:
+        if channel_id in self.missing_permissions:
+            return self._json({"message": "Missing Permissions", "code": 50013}, status=403)
+        return None
+
     async def _create_message(self, request: web.Request) -> web.Response:
+        if refused := self._forbidden(request.match_info["cid"]):
+            return refused
+        if self.hold_posts is not None:
+            await self.hold_posts.wait()
         body = request[BODY]
         extra: dict[str, Any] = {}
         ref = body.get("message_reference")
-        if ref and ref.get("message_id") in self.messages:
+        if ref and str(ref.get("message_id")) in self.messages:  # discord.py sends ints
+            ref = {k: str(v) if k.endswith("_id") else v for k, v in ref.items()}
             extra = {"type": 19, "message_reference": ref,
                      "referenced_message": self.messages[ref["message_id"]]}
         msg = self._message(body, self.bot_user, request.match_info["cid"], **extra)
-        await self.dispatch("MESSAGE_CREATE", dict(msg, member=self._member(self.bot_user)))
-        return self._json(msg)
+        event = self.as_bot_sees(msg)
+        if "guild_id" in msg:
+            event["member"] = self._member(self.bot_user)
+        await self.dispatch("MESSAGE_CREATE", event)
+        return self._json(self.as_bot_sees(msg))
 
     async def _get_message(self, request: web.Request) -> web.Response:
         msg = self.messages.get(request.match_info["mid"])
-        if msg is None:
+        if msg is None or msg["channel_id"] != request.match_info["cid"]:
             return self._json({"message": "Unknown Message", "code": 10008}, status=404)
-        return self._json(msg)
+        return self._json(self.as_bot_sees(msg))
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         msg = self.messages[request.match_info["mid"]]
         msg.update({k: v for k, v in request[BODY].items()
                     if k in ("content", "embeds", "components")})
-        return self._json(msg)
+        return self._json(self.as_bot_sees(msg))
+
+    async def _open_dm(self, request: web.Request) -> web.Response:
+        rid = str(request[BODY]["recipient_id"])
+        user = next((u for u in (self.alice, self.bob) if u["id"] == rid), None)
+        if user is None:
+            return self._json({"message": "Unknown User", "code": 10013}, status=404)
+        return self._json(self._dm_payload(user))
 
     async def _create_thread(self, request: web.Request) -> web.Response:
+        if refused := self._forbidden(request.match_info["cid"]):
+            return refused
         thread = await self.start_thread(self.messages[request.match_info["mid"]],
                                          request[BODY]["name"], owner=self.bot_user)
         return self._json(thread)
@@ -296,6 +388,8 @@ class DiscordStandin:
                                                       "authorizing_integration_owners": {}})
             msg_id = msg["id"]
             resource["message"] = msg
+            if body["type"] == 5:
+                self.deferred[request.match_info["token"]] = msg_id
         return self._json({"interaction": {
             "id": request.match_info["iid"], "type": inter.get("type", 2),
             "response_message_id": msg_id, "response_message_loading": body["type"] == 5,
@@ -305,15 +399,34 @@ class DiscordStandin:
     def _by_token(self, token: str) -> dict[str, Any]:
         return next((i for i in self.interactions.values() if i["token"] == token), {})
 
+    def _fill_thinking(self, token: str, body: dict[str, Any], edit: bool = False
+                       ) -> dict[str, Any] | None:
+        """The deferred "thinking" message, now showing ``body`` (only the parts given when
+        ``edit``); its visibility stays."""
+        thinking = self.messages.get(self.deferred.pop(token, ""))
+        if thinking is None:
+            return None
+        thinking.update({k: body.get(k) or ("" if k == "content" else [])
+                         for k in ("content", "embeds", "components") if k in body or not edit})
+        keep = thinking["flags"] & EPHEMERAL
+        thinking["flags"] = ((body.get("flags") or 0) & ~EPHEMERAL) | keep
+        return thinking
+
     async def _followup(self, request: web.Request) -> web.Response:
-        inter = self._by_token(request.match_info["token"])
-        return self._json(self._message(request[BODY], self.bot_user,
-                                        inter.get("channel_id", "")))
+        token = request.match_info["token"]
+        inter = self._by_token(token)
+        msg = self._fill_thinking(token, request[BODY]) or self._message(
+            request[BODY], self.bot_user, inter.get("channel_id", ""))
+        return self._json(msg)
 
     async def _edit_original(self, request: web.Request) -> web.Response:
-        inter = self._by_token(request.match_info["token"])
-        return self._json(self._message(request[BODY], self.bot_user,
-                                        inter.get("channel_id", "")))
+        token = request.match_info["token"]
+        inter = self._by_token(token)
+        msg = None
+        if request.match_info["mid"] == "@original":
+            msg = self._fill_thinking(token, request[BODY], edit=True)
+        return self._json(msg or self._message(request[BODY], self.bot_user,
+                                               inter.get("channel_id", "")))
 
     async def _sync(self, request: web.Request) -> web.Response:
         scope = request.match_info.get("gid", "global")
@@ -347,6 +460,9 @@ class DiscordStandin:
                 if payload["d"]["token"] != self.token:
                     await ws.close(code=4004, message=b"Authentication failed.")
                     break
+                if int(payload["d"]["intents"]) & PRIVILEGED & ~self.enabled_intents:
+                    await ws.close(code=4014, message=b"Disallowed intent(s).")
+                    break
                 await self._on_identify()
         return ws
 
@@ -358,6 +474,13 @@ class DiscordStandin:
                                       + self._zlib.flush(zlib.Z_SYNC_FLUSH))
         else:
             await self._ws.send_str(raw)
+
+    async def revoke_token(self) -> None:
+        """The owner resets the token in the portal: REST answers 401 from now on and the
+        gateway closes with 4004, as Discord does."""
+        self.token = "revoked." + snowflake()
+        if self._ws is not None and not self._ws.closed:
+            await self._ws.close(code=4004, message=b"Authentication failed.")
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a gateway event to the bot."""
@@ -408,34 +531,36 @@ class DiscordStandin:
 
     async def say(self, content: str, *, user: dict[str, Any] | None = None,
                   guild: Guild | None = None, channel_id: str | None = None,
-                  mention_bot: bool = False, reply_to: dict[str, Any] | None = None
-                  ) -> dict[str, Any]:
+                  mention_bot: bool = False, reply_to: dict[str, Any] | None = None,
+                  ping: bool = True, dm: bool = False) -> dict[str, Any]:
         """A person posts a message; a mention of the bot is added in front when asked.
 
-        A reply pings its author by default, as Discord's client does.
+        A reply pings its author unless ``ping`` is off (Discord's client has it on by
+        default; people often switch it off). ``dm`` sends it to the bot in a DM instead,
+        which reaches the bot only if it asked for the Direct Messages intent. The bot
+        gets the message as ``as_bot_sees`` shows it; the full message is returned.
         """
         user = user or self.alice
         guild = guild or self.guild
-        channel_id = channel_id or guild.channel_id
+        channel_id = self.dm_channel(user) if dm else channel_id or guild.channel_id
         if mention_bot:
             content = f"<@{self.app_id}> {content}"
-        extra: dict[str, Any] = {"guild_id": guild.id}
-        mentions = []
-        if mention_bot:
-            mentions.append(self.bot_user)
+        people = {u["id"]: u for u in (self.bot_user, self.alice, self.bob)}
+        mentions = [people[uid] for uid in dict.fromkeys(_MENTION.findall(content))
+                    if uid in people]
+        extra: dict[str, Any] = {}
         if reply_to is not None:
-            extra.update(type=19, referenced_message=reply_to, message_reference={
-                "message_id": reply_to["id"], "channel_id": reply_to["channel_id"],
-                "guild_id": guild.id})
-            if reply_to["author"]["id"] not in {m["id"] for m in mentions}:
+            extra.update(type=19, referenced_message=reply_to, message_reference=dict(
+                {"message_id": reply_to["id"], "channel_id": reply_to["channel_id"]},
+                **({} if dm else {"guild_id": guild.id})))
+            if ping and reply_to["author"]["id"] not in {m["id"] for m in mentions}:
                 mentions.append(reply_to["author"])
         msg = self._message({"content": content}, user, channel_id, mentions=mentions, **extra)
-        event = dict(msg, member=self._member(user))
-        assert self.identify is not None
-        sees_content = self.identify["intents"] & MESSAGE_CONTENT or any(
-            m["id"] == self.app_id for m in mentions)
-        if not sees_content:
-            event["content"] = ""
+        if not self.intents & (DIRECT_MESSAGES if dm else GUILD_MESSAGES):
+            return msg  # Discord sends no messages of a kind the bot did not ask for
+        event = self.as_bot_sees(msg)
+        if not dm:
+            event["member"] = self._member(user)
         await self.dispatch("MESSAGE_CREATE", event)
         return msg
 

@@ -94,3 +94,28 @@ async def test_bot_sync_publishes_every_command_globally(tmp_path: Path) -> None
             ("annotate", 1), ("Find sources", 3)} == names
     assert "synced 7 commands globally" in stdout.decode()
     assert not (tmp_path / "data" / "index").exists()  # no model or index was loaded for it
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("command", ["serve", "sync"])
+async def test_a_refused_token_exits_3_with_one_line(tmp_path: Path, command: str) -> None:
+    """Discord answers 401 to the token: one line saying where to get a new one, exit 3,
+    no traceback, no "internal error" (and no model is loaded first)."""
+    standin = DiscordStandin()
+    await standin.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    env.update(CITEBOT_DATA_DIR=str(tmp_path / "data"), DISCORD_TOKEN="an.old.token",
+               PYTHONPATH=str(ROOT))
+    try:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, str(CHILD), standin.base_url, standin.ws_url + "/", command,
+            env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, stderr = await asyncio.wait_for(child.communicate(), 120)
+    finally:
+        await standin.close()
+    lines = stderr.decode().strip().splitlines()
+    assert child.returncode == 3, lines
+    assert len(lines) == 1 and lines[0].startswith("citebot: error: Discord refused the bot "
+                                                   "token (401 Unauthorized)")
+    assert "Bot > Reset Token" in lines[0] and "internal error" not in lines[0]
+    assert not (tmp_path / "data" / "index").exists()

@@ -181,6 +181,7 @@ async def test_discord_slash_ask_cites_with_bold_sentence_and_buttons(discord_en
     assert "Rural-Based Popular Resistance" in text and "W.T. Whitney Jr." in text
     assert re.search(r"paragraph \d+", text, re.I)
     assert set(buttons(followup.json)) == {"Helpful", "Not helpful", "More sources"}
+    await bot.finish_in_flight()  # answered is logged once the bot has the sent message
     await bot.logs.flush()
     rows = logged(bot, "SELECT mode, answered, guild, user FROM questions")
     assert rows == [("slash", 1, standin.guild.id, standin.alice["id"])]

@@ -250,3 +250,30 @@ def test_csv_rows_defuse_spreadsheet_formulas() -> None:
                    "answered": True, "citations": [{"doc_id": "a"}, {"doc_id": "b"}]})
     assert row["text"].startswith("'=") and row["user"] == "'@bob"
     assert row["cited_doc_ids"] == "a;b" and row["answered"] == 1
+
+
+def test_a_bot_answer_counts_as_answered_only_once_delivered(tmp_path: Path) -> None:
+    """The bot logs a found answer before sending it, as not answered; answer_message marks
+    it answered with its message id. One never delivered stays unanswered, and is no
+    coverage gap (citations were found); one with nothing found is."""
+    path = tmp_path / "logs.sqlite"
+    found = [CitationRecord(1, "p1", "doc1", 0.7)]
+
+    async def test() -> None:
+        store = await LogStore.open(path)
+        sent = store.question("delivered", mode="mention", answered=False, latency_ms=1,
+                              citations=found)
+        store.question("never delivered", mode="mention", answered=False, latency_ms=1,
+                       citations=found)
+        store.question("nothing found", mode="mention", answered=False, latency_ms=1)
+        await store.flush()
+        assert (await store.stats()).answered == 0
+        store.answer_message(sent, "1234")
+        stats = await store.stats()
+        await store.close()
+        assert (stats.questions, stats.answered) == (3, 1)
+        assert stats.gaps == [("nothing found", 1)]
+
+    run(test)
+    assert rows(path, "SELECT text, answered, message_id FROM questions ORDER BY rowid") == [
+        ("delivered", 1, "1234"), ("never delivered", 0, ""), ("nothing found", 0, "")]

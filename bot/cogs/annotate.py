@@ -147,6 +147,7 @@ class AnnotateCog(commands.Cog):
         try:
             sent = await message.reply(embed=embed, view=view, mention_author=False)
         except discord.HTTPException as exc:
-            log.warning("could not reply with sources in channel %s: %s", channel.id, exc)
+            if not self.bot.cannot_post(channel, exc):
+                log.warning("could not reply with sources in channel %s: %s", channel.id, exc)
             return
         self.bot.remember(asked, sent.id)

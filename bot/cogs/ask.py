@@ -13,15 +13,19 @@ from discord.ext import commands
 
 from index.questions import MAX_QUESTION_CHARS
 
+from ..once import OncePer
 from ..render import cut, notice, one_line, safe, with_quoted_message
+from ..source_requests import is_source_request
 
 if TYPE_CHECKING:
-    from ..app import CitebotBot
+    from ..app import Asked, CitebotBot
 
 HELP = """\
 **/ask** `question` `[count]`: the passages of the articles that answer it, quoted and cited.
 **Mention me** with a question, or **reply** to one of my answers to follow up ("and Puno?").
+**Reply to someone's message** with "@citebot source?" for the sources behind it.
 **Find sources** (right-click a message → Apps): sources behind what someone said.
+**Direct messages**: ask me there too (answers come from the shared articles only).
 **Helpful / Not helpful** under an answer tell moderators what works; **More sources** pages on.
 **/sources**: the articles this server can cite.
 Moderators (Manage Server or a moderator role): **/article add** (`url`, `file`, or `text` with \
@@ -32,6 +36,18 @@ log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@!?(\d+)>")
 
+UNREAD_HINT = ("I can't read replies that don't mention me, so I missed that one. Reply with "
+               "the **@ON** switch left on (next to the reply box), or start your message "
+               "with {me}.")
+CANNOT_READ = ("I can't read that message: Discord shows me only messages that mention me. "
+               "Use **Find sources** on it instead: right-click it (or long-press on a phone) "
+               "→ Apps → Find sources.")
+NO_TEXT = "That message has no text I can look up sources for."
+REPLIED_GONE = ("I can't find the message you replied to (it may have been deleted); reply to "
+                "it again, or use Find sources on it.")
+DMS_OFF = ("I don't answer direct messages: ask me in a server instead, by mentioning me or "
+           "with `/ask`.")
+
 
 class AskCog(commands.Cog):
     """Questions from slash commands, mentions, ask channels, replies and the context menu."""
@@ -41,6 +57,8 @@ class AskCog(commands.Cog):
         self.find_sources = app_commands.ContextMenu(name="Find sources",
                                                      callback=self.find_sources_callback)
         bot.tree.add_command(self.find_sources)
+        self.hinted = OncePer()
+        """(person, channel or thread) pairs already told how to reply so the bot can read."""
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.find_sources.name, type=self.find_sources.type)
@@ -82,7 +100,9 @@ class AskCog(commands.Cog):
         A failure ends in a polite reply (when one can be sent), never in silence."""
         try:
             await self._on_message(message)
-        except Exception:
+        except Exception as exc:
+            if self.bot.cannot_post(message.channel, exc):
+                return  # warned once for the channel; no reply can go there either
             log.exception("answering message %s failed", message.id)
             try:
                 await message.reply("Sorry, something went wrong while answering that. "
@@ -92,24 +112,43 @@ class AskCog(commands.Cog):
 
     async def _on_message(self, message: discord.Message) -> None:
         me = self.bot.user
-        if message.author.bot or me is None or message.guild is None:
+        if message.author.bot or me is None:
+            return
+        direct = message.guild is None
+        if direct and not self.bot.settings.discord.dms:
+            await message.reply(DMS_OFF, mention_author=False)
             return
         mentioned = me in message.mentions
-        in_ask_channel = str(message.channel.id) in self.bot.settings.discord.ask_channels
-        parent = await self._parent(message)
-        if not (mentioned or in_ask_channel or parent is not None):
-            return
         text = _MENTION.sub(lambda m: "" if int(m.group(1)) == me.id else m.group(0),
                             message.content).strip()
+        if mentioned and not direct and message.reference is not None \
+                and is_source_request(text):
+            replied = await self._replied_to(message)
+            if replied is None or replied.author.id != me.id:
+                await self._source_reply(message, replied)
+                return
+        in_ask_channel = str(message.channel.id) in self.bot.settings.discord.ask_channels
+        parent = await self._parent(message)
+        if not (direct or mentioned or in_ask_channel or parent is not None):
+            resolved = message.reference.resolved if message.reference else None
+            if isinstance(resolved, discord.Message) and resolved.author.id == me.id:
+                await self._hint_unread(message)
+            return
         if not text:
-            if mentioned:
+            if direct:
+                await message.reply("Ask me a question about the articles, e.g. why are "
+                                    "people protesting?", mention_author=False)
+            elif mentioned:
                 await message.reply("Ask me something after the mention, e.g. "
                                     f"<@{me.id}> why are people protesting?",
                                     mention_author=False)
+            elif parent is not None:
+                await self._hint_unread(message)
             return
-        refusal = self.bot.gate.admit(message.author.id)
-        if refusal:
-            await message.reply(refusal, mention_author=False)
+        verdict = self.bot.gate.admit_in_public(message.author.id)
+        if not verdict.admitted:
+            if verdict.notice:  # at most once per person per cooldown window
+                await message.reply(verdict.notice, mention_author=False)
             return
         try:
             mode = "channel" if in_ask_channel and not mentioned else "mention"
@@ -119,8 +158,10 @@ class AskCog(commands.Cog):
                 mode, parent_id = "follow_up", parent.question_id
                 question = cut(f"{parent.text} {text}", MAX_QUESTION_CHARS)
             thread = message.channel.id if isinstance(message.channel, discord.Thread) else None
+            # A DM is answered from the global articles only, never a server's own.
+            scope = str(message.guild.id) if message.guild is not None else ""
             result = await self.bot.answer_reply(
-                question, str(message.guild.id), None, mode, message.author.id,
+                question, scope, None, mode, message.author.id,
                 message.channel.id, thread, parent_id)
         finally:
             self.bot.gate.release()
@@ -131,7 +172,7 @@ class AskCog(commands.Cog):
         sent = await message.reply(embed=embed, view=view, mention_author=False)
         self.bot.remember(asked, sent.id)  # type: ignore[arg-type]
 
-    async def _parent(self, message: discord.Message):  # type: ignore[no-untyped-def]
+    async def _parent(self, message: discord.Message) -> Asked | None:
         """The earlier question a message follows up: a reply to an answer, or a message in a
         thread started from one."""
         me = self.bot.user
@@ -145,6 +186,77 @@ class AskCog(commands.Cog):
             return await self.bot.recall(message_id=message.channel.id)
         return None
 
+    async def _hint_unread(self, message: discord.Message) -> None:
+        """Without the Message Content intent a reply whose ping is off reaches the bot blank:
+        tell the person how to be read, once per person and channel (or thread)."""
+        if self.bot.intents.message_content or message.content or self.bot.user is None:
+            return
+        if self.hinted.first((message.author.id, message.channel.id)):
+            await message.reply(UNREAD_HINT.format(me=f"<@{self.bot.user.id}>"),
+                                mention_author=False)
+
+    @staticmethod
+    async def _replied_to(message: discord.Message) -> discord.Message | None:
+        """The message a reply answers: as Discord sent it along, else read over REST."""
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return None
+        if isinstance(reference.resolved, discord.Message):
+            return reference.resolved
+        if isinstance(reference.resolved, discord.DeletedReferencedMessage):
+            return None
+        try:
+            return await message.channel.fetch_message(reference.message_id)
+        except discord.HTTPException:
+            return None
+
+    async def _source_reply(self, message: discord.Message,
+                            replied: discord.Message | None) -> None:
+        """A reply to someone with "@citebot source?": sources for their message, found as
+        Find sources finds them, in a public reply. Without the Message Content intent their text
+        is hidden from the bot (unless it mentions the bot): then say so and point to Find
+        sources, which Discord does hand the text to."""
+        me = self.bot.user
+        if replied is None or me is None or message.guild is None:
+            await message.reply(REPLIED_GONE, mention_author=False)
+            return
+        text = one_line(_MENTION.sub(lambda m: "" if int(m.group(1)) == me.id else m.group(0),
+                                     replied.content or ""))
+        if not text:
+            unreadable = not replied.content and not self.bot.intents.message_content
+            await message.reply(CANNOT_READ if unreadable else NO_TEXT, mention_author=False)
+            return
+        verdict = self.bot.gate.admit_in_public(message.author.id)
+        if not verdict.admitted:
+            if verdict.notice:  # at most once per person per cooldown window
+                await message.reply(verdict.notice, mention_author=False)
+            return
+        try:
+            thread = message.channel.id if isinstance(message.channel, discord.Thread) else None
+            result = await self._sources_for(text, replied.author.display_name,
+                                             str(message.guild.id), message.author.id,
+                                             message.channel.id, thread)
+        finally:
+            self.bot.gate.release()
+        if isinstance(result, str):
+            await message.reply(result, mention_author=False)
+            return
+        embed, view, asked = result
+        sent = await message.reply(embed=embed, view=view, mention_author=False)
+        self.bot.remember(asked, sent.id)
+
+    async def _sources_for(self, text: str, author: str, scope: str, user_id: int,
+                           channel_id: int | None, thread_id: int | None = None
+                           ) -> str | tuple[discord.Embed, discord.ui.View, Asked]:
+        """Sources behind someone's message (Find sources and "@citebot source?"): the answer
+        embed headed "Sources for a message", with the message and its author quoted on top."""
+        result = await self.bot.answer_reply(
+            cut(text, MAX_QUESTION_CHARS), scope, None, "context_menu", user_id, channel_id,
+            thread_id, heading="Sources for a message")
+        if not isinstance(result, str):
+            with_quoted_message(result[0], text, author)
+        return result
+
     # --- Find sources -------------------------------------------------------------------
 
     async def find_sources_callback(self, interaction: discord.Interaction,
@@ -153,7 +265,7 @@ class AskCog(commands.Cog):
         text = one_line(message.content or "")
         if not text:
             await interaction.response.send_message(
-                "That message has no text I can look up sources for.", ephemeral=True)
+                NO_TEXT, ephemeral=True)
             return
         refusal = self.bot.gate.admit(interaction.user.id)
         if refusal:
@@ -162,17 +274,15 @@ class AskCog(commands.Cog):
         in_thread = self.bot.settings.discord.find_sources_reply == "thread"
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            result = await self.bot.answer_reply(
-                cut(text, MAX_QUESTION_CHARS), str(interaction.guild_id or ""), None,
-                "context_menu", interaction.user.id, interaction.channel_id,
-                heading="Sources for a message")
+            result = await self._sources_for(text, message.author.display_name,
+                                             str(interaction.guild_id or ""),
+                                             interaction.user.id, interaction.channel_id)
         finally:
             self.bot.gate.release()
         if isinstance(result, str):
             await interaction.followup.send(result, ephemeral=True)
             return
         embed, view, asked = result
-        with_quoted_message(embed, text, message.author.display_name)
         if in_thread:
             try:
                 thread = await message.create_thread(name=cut(f"Sources: {text}", 100))
@@ -181,8 +291,9 @@ class AskCog(commands.Cog):
                 await interaction.followup.send(f"Sources posted in {thread.mention}.",
                                                 ephemeral=True)
                 return
-            except discord.HTTPException:
-                pass  # no right to make threads here: answer privately instead
+            except discord.HTTPException as exc:
+                # no right to make threads here (warned once): answer privately instead
+                self.bot.cannot_post(message.channel, exc, thread=True)
         sent = await interaction.followup.send(embed=embed, view=view, ephemeral=True, wait=True)
         self.bot.remember(asked, sent.id)
 
