@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import discord
@@ -35,6 +36,14 @@ Moderators (Manage Server or a moderator role): **/article add** (`url`, `file`,
 log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@!?(\d+)>")
+
+Reply = str | tuple[discord.Embed, discord.ui.View, "Asked"]
+"""What answering gives: a polite text to send, or the answer embed with its buttons."""
+
+
+def without_mention(text: str, me: int) -> str:
+    """The text with the bot's own mentions taken out (other people's stay)."""
+    return _MENTION.sub(lambda m: "" if int(m.group(1)) == me else m.group(0), text).strip()
 
 UNREAD_HINT = ("I can't read replies that don't mention me, so I missed that one. Reply with "
                "the **@ON** switch left on (next to the reply box), or start your message "
@@ -119,8 +128,7 @@ class AskCog(commands.Cog):
             await message.reply(DMS_OFF, mention_author=False)
             return
         mentioned = me in message.mentions
-        text = _MENTION.sub(lambda m: "" if int(m.group(1)) == me.id else m.group(0),
-                            message.content).strip()
+        text = without_mention(message.content, me.id)
         if mentioned and not direct and message.reference is not None \
                 and is_source_request(text):
             replied = await self._replied_to(message)
@@ -145,24 +153,30 @@ class AskCog(commands.Cog):
             elif parent is not None:
                 await self._hint_unread(message)
             return
+        mode = "channel" if in_ask_channel and not mentioned else "mention"
+        parent_id = None
+        question = text
+        if parent is not None:
+            mode, parent_id = "follow_up", parent.question_id
+            question = cut(f"{parent.text} {text}", MAX_QUESTION_CHARS)
+        thread = message.channel.id if isinstance(message.channel, discord.Thread) else None
+        # A DM is answered from the global articles only, never a server's own.
+        scope = str(message.guild.id) if message.guild is not None else ""
+        await self._answer_in_public(message, lambda: self.bot.answer_reply(
+            question, scope, None, mode, message.author.id, message.channel.id, thread,
+            parent_id))
+
+    async def _answer_in_public(self, message: discord.Message,
+                                answering: Callable[[], Awaitable[Reply]]) -> None:
+        """Pass the gate, answer, and reply in the channel (a mention, a follow-up, a
+        "source?"): a too-fast person is told at most once per cooldown window."""
         verdict = self.bot.gate.admit_in_public(message.author.id)
         if not verdict.admitted:
-            if verdict.notice:  # at most once per person per cooldown window
+            if verdict.notice:
                 await message.reply(verdict.notice, mention_author=False)
             return
         try:
-            mode = "channel" if in_ask_channel and not mentioned else "mention"
-            parent_id = None
-            question = text
-            if parent is not None:
-                mode, parent_id = "follow_up", parent.question_id
-                question = cut(f"{parent.text} {text}", MAX_QUESTION_CHARS)
-            thread = message.channel.id if isinstance(message.channel, discord.Thread) else None
-            # A DM is answered from the global articles only, never a server's own.
-            scope = str(message.guild.id) if message.guild is not None else ""
-            result = await self.bot.answer_reply(
-                question, scope, None, mode, message.author.id,
-                message.channel.id, thread, parent_id)
+            result = await answering()
         finally:
             self.bot.gate.release()
         if isinstance(result, str):
@@ -170,7 +184,7 @@ class AskCog(commands.Cog):
             return
         embed, view, asked = result
         sent = await message.reply(embed=embed, view=view, mention_author=False)
-        self.bot.remember(asked, sent.id)  # type: ignore[arg-type]
+        self.bot.remember(asked, sent.id)
 
     async def _parent(self, message: discord.Message) -> Asked | None:
         """The earlier question a message follows up: a reply to an answer, or a message in a
@@ -220,34 +234,19 @@ class AskCog(commands.Cog):
         if replied is None or me is None or message.guild is None:
             await message.reply(REPLIED_GONE, mention_author=False)
             return
-        text = one_line(_MENTION.sub(lambda m: "" if int(m.group(1)) == me.id else m.group(0),
-                                     replied.content or ""))
+        text = one_line(without_mention(replied.content or "", me.id))
         if not text:
             unreadable = not replied.content and not self.bot.intents.message_content
             await message.reply(CANNOT_READ if unreadable else NO_TEXT, mention_author=False)
             return
-        verdict = self.bot.gate.admit_in_public(message.author.id)
-        if not verdict.admitted:
-            if verdict.notice:  # at most once per person per cooldown window
-                await message.reply(verdict.notice, mention_author=False)
-            return
-        try:
-            thread = message.channel.id if isinstance(message.channel, discord.Thread) else None
-            result = await self._sources_for(text, replied.author.display_name,
-                                             str(message.guild.id), message.author.id,
-                                             message.channel.id, thread)
-        finally:
-            self.bot.gate.release()
-        if isinstance(result, str):
-            await message.reply(result, mention_author=False)
-            return
-        embed, view, asked = result
-        sent = await message.reply(embed=embed, view=view, mention_author=False)
-        self.bot.remember(asked, sent.id)
+        thread = message.channel.id if isinstance(message.channel, discord.Thread) else None
+        guild_id, author = str(message.guild.id), replied.author.display_name
+        await self._answer_in_public(message, lambda: self._sources_for(
+            text, author, guild_id, message.author.id, message.channel.id, thread))
 
     async def _sources_for(self, text: str, author: str, scope: str, user_id: int,
                            channel_id: int | None, thread_id: int | None = None
-                           ) -> str | tuple[discord.Embed, discord.ui.View, Asked]:
+                           ) -> Reply:
         """Sources behind someone's message (Find sources and "@citebot source?"): the answer
         embed headed "Sources for a message", with the message and its author quoted on top."""
         result = await self.bot.answer_reply(
