@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import atomic
 from .config import Settings
+from .crashpoints import crash_point
 from .documents import Document, load_corpus, load_document, render_document
 from .errors import CitebotError
 from .extract import Article
@@ -194,6 +195,7 @@ class Library:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{doc_id}.md"
         atomic.write_text(path, text)
+        crash_point("article-written")
         doc = self._load(path, scope)
         self.snapshot()
         assert self._snapshot is not None

@@ -40,13 +40,14 @@ import faiss
 import numpy as np
 
 from . import atomic
+from .crashpoints import crash_point
 from .errors import IndexCorruptError
 from .live import LiveIndex, Origin
 from .passages import Passage
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 VECTORS = "vectors.faiss"
 SENTENCES = "sentences.faiss"
 PASSAGES = "passages.jsonl"
@@ -168,6 +169,7 @@ class IndexStore:
         checksums = {file_name: _sha256(tmp / file_name) for file_name in _FILES}
         os.replace(tmp, self.root / name)
         atomic.fsync(self.root)
+        crash_point("segment-written")
         return Segment(name, len(passages), len(sentence_vectors), checksums)
 
     def publish(self, manifest: Manifest) -> Manifest:
@@ -175,7 +177,9 @@ class IndexStore:
         manifest = replace(manifest, format_version=FORMAT_VERSION)
         name = f"manifest-{self._next_number():06d}.json"
         atomic.write_text(self.root / name, json.dumps(asdict(manifest), indent=1))
+        crash_point("manifest-written")
         atomic.write_text(self.root / "CURRENT", name + "\n")
+        crash_point("published")
         self._remove_unused(name, {s.name for s in manifest.segments})
         return manifest
 

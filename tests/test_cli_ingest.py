@@ -8,12 +8,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from index.config import load_settings
+from index.crashpoints import ENV as CRASH_ENV
+from index.crashpoints import POINTS
 from index.library import Library
 from index.store import IndexStore
 
@@ -150,20 +151,19 @@ def _big_article(path: Path) -> None:
     path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
 
 
-@pytest.mark.parametrize("delay", [1.0, 9.0, 14.0])
+@pytest.mark.parametrize("point", POINTS)
 def test_killed_add_leaves_a_consistent_state(cli, tmp_path: Path,  # type: ignore[no-untyped-def]
-                                              delay: float) -> None:
-    """SIGKILL during an add: the next start finds corpus and index in agreement."""
+                                              point: str) -> None:
+    """SIGKILL at each step of an add: the next start finds corpus and index in agreement."""
     source = tmp_path / "big.txt"
     _big_article(source)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     env["CITEBOT_DATA_DIR"] = str(cli.data)
-    process = subprocess.Popen([sys.executable, "-m", "citebot", "add", str(source), "--title",
-                                "Big report"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    time.sleep(delay)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    env[CRASH_ENV] = point  # the process kills itself there (index/crashpoints.py)
+    process = subprocess.run([sys.executable, "-m", "citebot", "add", str(source), "--title",
+                              "Big report"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, timeout=300)
+    assert process.returncode == -signal.SIGKILL  # it did reach the point
     assert cli("index").returncode == 0  # the next start
     settings = load_settings(environ={"CITEBOT_DATA_DIR": str(cli.data)})
     docs = {d.doc_id for d in Library(settings).documents()}
