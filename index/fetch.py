@@ -16,7 +16,6 @@ Rules, each enforced on the first request and on every redirect:
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import socket
@@ -231,8 +230,3 @@ def policy_from(allow: Collection[str], timeout: float, max_bytes: int, redirect
     """A policy from settings values (host names are compared lower-case)."""
     return FetchPolicy(timeout, max_bytes, redirects,
                        frozenset(h.strip().lower() for h in allow if h.strip()))
-
-
-def fetch_sync(url: str, policy: FetchPolicy) -> Fetched:
-    """``fetch`` for synchronous callers (the command line)."""
-    return asyncio.run(fetch(url, policy))

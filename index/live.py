@@ -158,17 +158,6 @@ class LiveIndex:
         first = int(self.sentence_start.values[position])
         return range(first, first + len(self.passages[position].sentences))
 
-    def compacted(self) -> LiveIndex:
-        """A copy holding only the live rows (dead ones dropped)."""
-        fresh = LiveIndex(self.dim)
-        positions = [i for i, _ in self.live_passages()]
-        if positions:
-            matrix, sentences = self.matrix(), self.sentence_matrix()
-            rows = [r for i in positions for r in self.sentence_rows(i)]
-            fresh.add([self.passages[i] for i in positions], matrix[positions],
-                       sentences[rows], [self.origins[i] for i in positions])
-        return fresh
-
 
 def _view(index: faiss.IndexFlat) -> np.ndarray:
     if not index.ntotal:

@@ -602,15 +602,6 @@ class LogStore:
         await self.flush()
         return (await self.feedback_of(question_id)).get(self.user_key(user)) == helpful
 
-    async def moderation_log(self, guild: str = "", limit: int = 50) -> list[dict[str, str]]:
-        """The latest moderation actions, newest first."""
-        where, args = ("WHERE guild = ?", (guild,)) if guild else ("", ())
-        rows = await self._all(
-            "SELECT at, guild, user, action, target, doc_id, result, detail FROM moderation"
-            f" {where} ORDER BY id DESC LIMIT ?", (*args, limit))
-        keys = ("at", "guild", "user", "action", "target", "doc_id", "result", "detail")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
-
     async def _all(self, query: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
         async with self._db.execute(query, tuple(args)) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
