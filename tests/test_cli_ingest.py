@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def snapshot(data_dir: Path) -> list[str]:
-    """Every file under the data directory except the embedding cache, with its size."""
+    """Every file under the data directory with its size, except the embedding cache and the
+    conversation log (a refused add is logged there, as every moderation action is)."""
     return sorted(f"{p.relative_to(data_dir)}:{p.stat().st_size}" for p in data_dir.rglob("*")
-                  if p.is_file() and "embeddings.sqlite" not in p.name)
+                  if p.is_file() and not p.name.startswith(("embeddings.sqlite", "logs.sqlite")))
 
 
 @pytest.fixture
