@@ -62,7 +62,7 @@ class SearchSettings:
     dense_weight: float = 0.6
     sentence_weight: float = 0.7
     feedback: float = 0.2
-    min_score: float = 0.28
+    min_score: float = 0.31
 
 
 @dataclass(frozen=True)

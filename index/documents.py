@@ -25,6 +25,22 @@ Everything before the first ``## Comment`` heading is the article. A comment
 heading is followed by ``key: value`` lines (author, votes, signature) up to the
 first blank line, then the comment's text. The file's wording is kept exactly;
 offsets recorded for passages point into the file's text.
+
+Parts that are not what the article or comment says are marked, so they are
+ranked as what they are. An ``## About the author`` heading (case ignored, also
+``## About the authors``) ends the content of the article, or of the comment it
+appears in; the paragraphs after it, up to the next ``## Comment`` heading, are
+the author's bio (``Paragraph.part == BIO``)::
+
+    Last paragraph of the article.
+
+    ## About the author
+
+    W.T. Whitney Jr. is a political journalist ...
+
+A bio is cited only for a question about its author (see ``index.parts``). A
+comment's signature stays header metadata and is never indexed. The heading is
+not a paragraph; bio paragraphs are numbered on from the content's.
 """
 
 from __future__ import annotations
@@ -43,10 +59,16 @@ from .errors import CorpusError
 
 ARTICLE = "article"
 COMMENT = "comment"
+CONTENT = "content"
+"""A paragraph of what the article or comment says."""
+BIO = "bio"
+"""A paragraph of an author bio (after an ``## About the author`` heading)."""
 
 _FRONT_KEYS = {"title", "author", "date", "source", "url", "votes"}
 _COMMENT_KEYS = {"author", "votes", "signature"}
 _COMMENT_HEADING = re.compile(r"^## Comment\b[^\n]*$", re.MULTILINE)
+BIO_HEADING = "## About the author"
+_BIO_HEADING = re.compile(r"^## About the authors?[ \t]*$", re.MULTILINE | re.IGNORECASE)
 _DOC_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
 
@@ -58,6 +80,7 @@ class Paragraph:
     start: int
     end: int
     text: str
+    part: str = CONTENT
 
 
 @dataclass(frozen=True)
@@ -119,7 +142,7 @@ def parse_document(text: str, doc_id: str, path: Path | None = None, scope: str 
             number=0,
             author=_text_field(meta, "author", where),
             votes=_votes(meta.get("votes"), where),
-            paragraphs=tuple(_paragraphs(text, body_start, article_end)),
+            paragraphs=tuple(_section_paragraphs(text, body_start, article_end)),
         )
     ]
     for number, heading in enumerate(headings, start=1):
@@ -282,13 +305,28 @@ def _comment(text: str, start: int, end: int, number: int, where: str) -> Sectio
         number=number,
         author=_text_field(meta, "author", where),
         votes=_votes(meta.get("votes"), where),
-        paragraphs=tuple(_paragraphs(text, min(pos, end), end)),
+        paragraphs=tuple(_section_paragraphs(text, min(pos, end), end)),
         signature=_text_field(meta, "signature", where),
     )
 
 
-def _paragraphs(text: str, start: int, end: int) -> list[Paragraph]:
-    """Runs of non-blank lines between ``start`` and ``end``, numbered from 1."""
+def _section_paragraphs(text: str, start: int, end: int) -> list[Paragraph]:
+    """A section's paragraphs: content, then (after an ``## About the author`` heading) bio."""
+    headings = list(_BIO_HEADING.finditer(text, start, end))
+    if not headings:
+        return _paragraphs(text, start, end)
+    found = _paragraphs(text, start, headings[0].start())
+    # A further bio heading (a second author's bio) only separates bio paragraphs.
+    for i, heading in enumerate(headings):
+        stop = headings[i + 1].start() if i + 1 < len(headings) else end
+        found.extend(_paragraphs(text, heading.end(), stop, BIO, first=len(found) + 1))
+    return found
+
+
+def _paragraphs(
+    text: str, start: int, end: int, part: str = CONTENT, first: int = 1
+) -> list[Paragraph]:
+    """Runs of non-blank lines between ``start`` and ``end``, numbered from ``first``."""
     found: list[Paragraph] = []
     for match in re.finditer(r"[^\n]*\S[^\n]*(?:\n[^\n]*\S[^\n]*)*", text[start:end]):
         raw = match.group(0)
@@ -296,9 +334,8 @@ def _paragraphs(text: str, start: int, end: int) -> list[Paragraph]:
         trail = len(raw) - len(raw.rstrip())
         p_start = start + match.start() + lead
         p_end = start + match.end() - trail
-        found.append(
-            Paragraph(len(found) + 1, p_start, p_end, " ".join(text[p_start:p_end].split()))
-        )
+        found.append(Paragraph(first + len(found), p_start, p_end,
+                               " ".join(text[p_start:p_end].split()), part))
     return found
 
 

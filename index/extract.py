@@ -6,6 +6,22 @@ canonical URL. Reader comments are read separately (trafilatura gives their text
 but not who wrote each), from the usual comment markup: an element whose class
 includes ``comment``, its author in ``fn``/``author``/``username``/``cite``, its
 text in ``comment-content``/``comment-body`` or its paragraphs.
+
+A closing author bio is kept apart from the article's text and stored marked
+(``## About the author``, see ``index.documents``), so it is cited only for
+questions about its author. It is recognised, in this order:
+
+1. in a page, an element whose class or id names an author bio (``author-bio``,
+   ``about-author``, ``author-box``, ``author-info``, ``author-description``,
+   ``bio``, ``biography``...); its paragraphs are the bio;
+2. in any source, a paragraph that is just "About the author" (or "About the
+   authors", "Sobre el autor", "Sobre la autora"): what follows is the bio;
+3. in any source, up to two closing paragraphs of at most 700 characters that
+   start with the author's name followed by "is", "was", "has", "writes",
+   "es", "fue", "ha" or "escribe" ("Ana Quispe is a reporter..."); when the
+   source names no author, the paragraph must start with a capitalised name of
+   two to four words, "is", "was", "es" or "fue" and an article ("a", "an",
+   "un", "una"), and name a trade (journalist, writer, professor, periodista...).
 """
 
 from __future__ import annotations
@@ -17,7 +33,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .documents import load_document
+from .documents import BIO, BIO_HEADING, CONTENT, load_document
 from .errors import CitebotError
 
 log = logging.getLogger(__name__)
@@ -48,10 +64,13 @@ class Article:
     url: str = ""
     source: str = ""
     comments: tuple[Comment, ...] = field(default_factory=tuple)
+    bio: tuple[str, ...] = ()
+    """The author's bio, kept out of ``paragraphs`` and stored marked."""
 
     def body(self) -> str:
-        """The paragraphs as corpus-file text, one blank line between them."""
-        return "\n\n".join(self.paragraphs)
+        """The paragraphs as corpus-file text, one blank line between them, then the bio."""
+        marked = (BIO_HEADING, *self.bio) if self.bio else ()
+        return "\n\n".join((*self.paragraphs, *marked))
 
     def text_size(self) -> int:
         """Characters of article text (comments excluded)."""
@@ -95,16 +114,20 @@ def from_html(html: bytes | str, url: str = "", where: str = "the page") -> Arti
     paragraphs = [line for line in lines if line]
     if paragraphs and title and paragraphs[0] == title:
         paragraphs = paragraphs[1:]
+    author = clean_text(doc.author or "").strip()
     try:
         tree = lxml_html.fromstring(html)
         comments = tuple(_comments(tree))
+        marked = _marked_bio(tree)
     except (ValueError, TypeError) as exc:  # lxml refuses some malformed documents
         log.warning("could not read comments from %s: %s", where, exc)
-        comments = ()
+        comments, marked = (), []
+    content, bio = _without_bio(paragraphs, marked, author)
     return Article(
         title=title,
-        paragraphs=tuple(paragraphs),
-        author=clean_text(doc.author or "").strip(),
+        paragraphs=content,
+        bio=bio,
+        author=author,
         date=(doc.date or "").strip(),
         url=(doc.url or url or "").strip(),
         source=(doc.sitename or "web page").strip(),
@@ -130,15 +153,16 @@ def from_pdf(data: bytes, where: str) -> Article:
         )
     title = clean_text(str(info.title or "")).strip() if info else ""
     author = clean_text(str(info.author or "")).strip() if info else ""
-    return Article(title=title, paragraphs=tuple(_pdf_paragraphs(text)), author=author,
-                   source="PDF")
+    content, bio = split_bio(_pdf_paragraphs(text), author)
+    return Article(title=title, paragraphs=content, bio=bio, author=author, source="PDF")
 
 
 def from_plain(text: str) -> Article:
     """Paragraphs of plain text (runs of lines between blank lines); no title."""
     text = clean_text(text)
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
-    return Article(title="", paragraphs=tuple(paragraphs), source="text")
+    content, bio = split_bio(paragraphs, "")
+    return Article(title="", paragraphs=content, bio=bio, source="text")
 
 
 def from_file(path: Path, max_bytes: int = 5_000_000) -> Article:
@@ -167,20 +191,106 @@ def from_file(path: Path, max_bytes: int = 5_000_000) -> Article:
     if suffix in (".md", ".markdown") and text.startswith("---\n"):
         doc = load_document(path)  # the corpus format, front matter and comments
         article, comments = doc.sections[0], doc.sections[1:]
+        # A comment's own bio has no place in Article; only its content is kept.
         return Article(
-            title=doc.title, paragraphs=tuple(p.text for p in article.paragraphs),
+            title=doc.title,
+            paragraphs=tuple(p.text for p in article.paragraphs if p.part == CONTENT),
+            bio=tuple(p.text for p in article.paragraphs if p.part == BIO),
             author=doc.author, date=doc.date, url=doc.url, source=doc.source or "file",
-            comments=tuple(Comment(c.author, tuple(p.text for p in c.paragraphs))
+            comments=tuple(Comment(c.author, tuple(p.text for p in c.paragraphs
+                                                   if p.part == CONTENT))
                            for c in comments),
         )
     article = from_plain(text)
     title = ""
-    if suffix in (".md", ".markdown") and article.paragraphs:
-        heading = re.match(r"^#\s+(.+)$", article.paragraphs[0])
+    paragraphs = article.paragraphs
+    if suffix in (".md", ".markdown") and paragraphs:
+        heading = re.match(r"^#\s+(.+)$", paragraphs[0])
         if heading:
             title = heading.group(1).strip()
-            article = Article(title="", paragraphs=article.paragraphs[1:], source="text")
-    return Article(title=title, paragraphs=article.paragraphs, source="file")
+            paragraphs = paragraphs[1:]
+    return Article(title=title, paragraphs=paragraphs, bio=article.bio, source="file")
+
+
+_BIO_TITLE = re.compile(
+    r"^(?:#+\s*)?(?:about the authors?|sobre (?:el|la) autora?|sobre los autores)\s*:?$",
+    re.IGNORECASE)
+_BIO_VERB = r"(?:is|was|has|writes|es|fue|ha|escribe)"
+_NAMED_BIO = re.compile(r"^(?:[A-ZÁÉÍÓÚÑ][\w.'’-]*\s+){2,4}(?:is|was|es|fue)\s+(?:an?|una?)\s")
+_TRADE = re.compile(
+    r"\b(?:journalist|writer|reporter|correspondent|editor|columnist|author|professor|"
+    r"researcher|historian|activist|analyst|scholar|photographer|periodista|escritora?|"
+    r"reportera?|corresponsal|editora?|columnista|autora?|profesora?|investigadora?|"
+    r"historiadora?|activista|analista|fot[oó]grafa?)\b", re.IGNORECASE)
+_BIO_MAX_CHARACTERS = 700
+
+
+def split_bio(paragraphs: list[str] | tuple[str, ...], author: str
+              ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Separate a closing author bio from the article's paragraphs (see the module docstring).
+
+    At least one paragraph always stays content: a text that is all bio is
+    still an article someone chose to add.
+    """
+    paragraphs = tuple(paragraphs)
+    for i in range(len(paragraphs) - 2, 0, -1):
+        if _BIO_TITLE.match(paragraphs[i]):
+            return paragraphs[:i], paragraphs[i + 1:]
+    start = len(paragraphs)
+    while start > 1 and len(paragraphs) - start < 2 and _is_bio(paragraphs[start - 1], author):
+        start -= 1
+    return paragraphs[:start], paragraphs[start:]
+
+
+def _is_bio(paragraph: str, author: str) -> bool:
+    """Whether a closing paragraph reads as a bio of ``author`` (or of someone, if unknown)."""
+    text = " ".join(paragraph.split()).lstrip("—–-*_ ")
+    if not text or len(text) > _BIO_MAX_CHARACTERS:
+        return False
+    name = " ".join(author.split())
+    if name:
+        return re.match(re.escape(name) + r",?\s+" + _BIO_VERB + r"\b", text,
+                        re.IGNORECASE) is not None
+    return _NAMED_BIO.match(text) is not None and _TRADE.search(text) is not None
+
+
+def _without_bio(paragraphs: list[str], marked: list[str], author: str
+                 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The page's content and bio: the bio its markup names, else one ``split_bio`` finds."""
+    if not marked:
+        return split_bio(paragraphs, author)
+    # trafilatura may or may not have kept the bio box (and its title) in the main text.
+    known = {" ".join(p.split()) for p in marked}
+    inside = " ".join(marked)
+    content = tuple(p for p in paragraphs
+                    if p not in known and not _BIO_TITLE.match(p) and not (len(p) > 40
+                                                                            and p in inside))
+    return (content or tuple(paragraphs)), tuple(marked)
+
+
+_BIO_MARKUP = re.compile(
+    r"^(?:author[-_]?(?:bio|box|info|about|description|details|profile)|"
+    r"about[-_]?(?:the[-_]?)?authors?|(?:post[-_]|entry[-_])?(?:author[-_]?)?bio(?:graphy)?|"
+    r"autor[-_]?(?:bio|info))$")
+
+
+def _marked_bio(tree: object) -> list[str]:
+    """The paragraphs of the first element whose class or id names an author bio."""
+    for element in tree.iter():  # type: ignore[attr-defined]
+        if not isinstance(element.tag, str):
+            continue
+        names = _classes(element) | {str(element.get("id") or "").lower()}
+        if not any(_BIO_MARKUP.match(n) for n in names if n):
+            continue
+        if any("comment" in _classes(a) for a in element.iterancestors()):
+            continue  # a commenter's profile box is not the article author's bio
+        paragraphs = [" ".join(p.text_content().split()) for p in element.iter("p")]
+        if not paragraphs:
+            paragraphs = [" ".join(element.text_content().split())]
+        paragraphs = [clean_text(p) for p in paragraphs if p and not _BIO_TITLE.match(p)]
+        if paragraphs:
+            return paragraphs
+    return []
 
 
 def _pdf_paragraphs(text: str) -> list[str]:
@@ -193,6 +303,10 @@ def _pdf_paragraphs(text: str) -> list[str]:
             if current:
                 paragraphs.append(" ".join(current))
                 current = []
+            continue
+        if _BIO_TITLE.match(stripped):  # a bio's title line stands alone, as in the page
+            paragraphs.extend([" ".join(current), stripped] if current else [stripped])
+            current = []
             continue
         current.append(stripped)
         if stripped.endswith((".", "!", "?", "”", '"')) and len(stripped) < 60:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .documents import ARTICLE, Document, Paragraph, Section
+from .documents import ARTICLE, BIO, CONTENT, Document, Paragraph, Section
 from .sentences import sentence_spans
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ class Passage:
     url: str = ""
     scope: str = ""
     sentences: tuple[tuple[int, int], ...] = ()
+    part: str = CONTENT
+    """``content``, or ``bio`` for an author bio (cited only for questions about its author)."""
 
     def sentence_texts(self) -> list[str]:
         """The passage's sentences, each embedded on its own for sentence-level scores."""
@@ -54,12 +56,17 @@ class Passage:
         return embedded_text(self.title, self.text, with_title)
 
     def citation_label(self) -> str:
-        """Who said it and where: "gjohnsit · article, paragraph 3" or a reader comment's."""
+        """Who said it and where: "gjohnsit · article, paragraph 3" or a reader comment's.
+
+        A bio says so ("about the author"): readers must not take it for the
+        article's content, and keyword search matches questions about authors.
+        """
+        where = f"paragraph {self.paragraph}" if self.part != BIO else "about the author"
         if self.kind == "comment":
             who = f"by {self.author}" if self.author else "(author unknown)"
-            return f"reader comment {self.comment} {who}, paragraph {self.paragraph}"
+            return f"reader comment {self.comment} {who}, {where}"
         who = f"{self.author} · " if self.author else ""
-        return f"{who}article, paragraph {self.paragraph}"
+        return f"{who}article, {where}"
 
     def to_record(self) -> dict[str, object]:
         """A JSON-ready dict, for the passage store."""
@@ -80,13 +87,18 @@ def embedded_text(title: str, text: str, with_title: bool) -> str:
     return f"{title}\n{text}" if with_title else text
 
 
-def passage_id(doc_id: str, embedded: str, occurrence: int = 0) -> str:
+def passage_id(doc_id: str, embedded: str, occurrence: int = 0, part: str = CONTENT) -> str:
     """A stable id from the document and exactly what is embedded (and the repeat count).
 
     What is embedded (the text, with the title when titles are embedded) is in
-    the id, so anything that changes the vector changes the id.
+    the id, so anything that changes the vector changes the id. A marked part
+    (a bio) is in it too: an update keeps an indexed passage whose id is
+    unchanged, so marking or unmarking a paragraph must change its id. Content
+    passages keep the ids they always had.
     """
     key = f"{doc_id}\x1f{embedded}\x1f{occurrence}"
+    if part != CONTENT:
+        key += f"\x1f{part}"
     digest = hashlib.sha256(key.encode()).hexdigest()
     return digest[:16]
 
@@ -122,7 +134,7 @@ def split_document(
                 occurrence = seen.get(text, 0)
                 seen[text] = occurrence + 1
                 embedded = embedded_text(doc.title, text, with_title)
-                ident = passage_id(doc.doc_id, embedded, occurrence)
+                ident = passage_id(doc.doc_id, embedded, occurrence, paragraph.part)
                 passages.append(_passage(doc, section, paragraph, start, end, text, ident))
     return passages
 
@@ -164,6 +176,7 @@ def _passage(
         url=doc.url,
         scope=doc.scope,
         sentences=tuple(sentence_spans(text)),
+        part=paragraph.part,
     )
 
 

@@ -20,6 +20,7 @@ from .config import SearchSettings
 from .embedder import Embedder
 from .errors import QuestionError
 from .fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
+from .parts import PartFilter
 from .passages import Passage
 from .questions import clean_question
 from .store import IndexData
@@ -97,6 +98,7 @@ class Searcher:
         self.settings = settings
         self.embedder = embedder
         self.data = data
+        self.parts = PartFilter()
 
     def search(
         self,
@@ -156,7 +158,8 @@ class Searcher:
     def _rank(self, text: str, query: np.ndarray, k: int, scopes: Collection[str]) -> Answer:
         """The citations for one cleaned question, given its vector."""
         live = self.data.live
-        allowed = live.allowed(scopes)
+        # An author bio is a candidate only for a question about its author (index.parts).
+        allowed = live.allowed(scopes) & self.parts.admitted(live, text)
         if not allowed.any():
             return Answer(text, False, ())
         keyword = np.where(allowed, live.keyword.scores(text), -np.inf)

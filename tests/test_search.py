@@ -35,16 +35,8 @@ def test_reader_comment_is_cited_as_a_comment(engine: Engine) -> None:
     assert top.to_json()["kind"] == "comment"
 
 
-# Known miss (README, "Seed corpus"): a Spanish question meets the Spanish sentence of
-# the second article's author bio above the threshold. strict: a fix must flip it.
-_SPANISH = pytest.mark.xfail(strict=True, reason="Spanish question matches the Spanish bio")
-
-
 @pytest.mark.parametrize(
-    "item",
-    [pytest.param(q, marks=_SPANISH) if q["question"].startswith("¿") else q
-     for q in QUESTIONS if not q["expect"]],
-    ids=lambda q: q["question"][:30],
+    "item", [q for q in QUESTIONS if not q["expect"]], ids=lambda q: q["question"][:30],
 )
 def test_unrelated_questions_are_not_answered(engine: Engine, item: dict) -> None:
     """Off-topic questions get answered=false and no passages at all."""
