@@ -52,6 +52,26 @@ def engine(embedder: Embedder, shared_data_dir: Path) -> Engine:
     return Engine.open(make_settings(shared_data_dir), embedder=embedder)
 
 
+SMALL = """---
+title: Quinoa in the south
+author: Test Writer
+---
+
+Quinoa farmers around Lake Titicaca expect a larger harvest after a wet season.
+"""
+"""One short article, for tests that want a corpus other than the bundled one."""
+
+
+@pytest.fixture
+def small_engine(tmp_path: Path, embedder: Embedder) -> Engine:
+    """An engine over one small article (not the bundled corpus), in a temp data dir."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "quinoa.md").write_text(SMALL, encoding="utf-8")
+    settings = make_settings(tmp_path / "data", corpus={"bundled": False, "dirs": [str(corpus)]})
+    return Engine.open(settings, embedder=embedder)
+
+
 @pytest.fixture
 def run_cli(
     shared_data_dir: Path, engine: Engine

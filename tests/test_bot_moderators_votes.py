@@ -13,6 +13,7 @@ from .discord_standin import EPHEMERAL
 from .pages import page_server
 from .test_discord_bot import (  # noqa: F401  (fixtures)
     MANAGE_GUILD,
+    answer_with_buttons,
     article,
     ask_slash,
     bot_engine,
@@ -58,12 +59,8 @@ async def test_a_vote_on_an_answer_gone_from_the_log_says_so(discord_env) -> Non
     """After the log is purged, a vote is not reported as recorded, and no row appears."""
     standin, connect = discord_env
     bot = await connect()
-    _, followup = await ask_slash(standin, "Why are rural people in Peru protesting?")
-    assert followup is not None
-    ids = buttons(followup.json)
-    message = next(m for m in reversed(standin.messages.values())
-                   if m["components"] == followup.json["components"])
-    question_id = ids["Helpful"].rsplit(":", 1)[1]
+    _, message, ids, question_id = await answer_with_buttons(
+        standin, "Why are rural people in Peru protesting?")
 
     callback, _ = await standin.response(await standin.click(message, ids["Helpful"]))
     assert "is recorded" in callback.json["data"]["content"]

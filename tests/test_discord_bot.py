@@ -141,6 +141,17 @@ async def ask_slash(standin: DiscordStandin, question: str, **kw: Any
     return await standin.response(inter)
 
 
+async def answer_with_buttons(standin: DiscordStandin, question: str
+                             ) -> tuple[Captured, dict[str, Any], dict[str, str], str]:
+    """Ask with /ask; the follow-up, the message it became, its buttons and the question id."""
+    _, followup = await ask_slash(standin, question)
+    assert followup is not None
+    ids = buttons(followup.json)
+    message = next(m for m in reversed(standin.messages.values())
+                   if m["components"] == followup.json["components"])
+    return followup, message, ids, ids["Helpful"].rsplit(":", 1)[1]
+
+
 def logged(bot: CitebotBot, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     with sqlite3.connect(bot.logs.path) as db:  # type: ignore[union-attr]
         return db.execute(sql, args).fetchall()
@@ -310,12 +321,8 @@ async def test_discord_buttons_vote_and_page_even_after_a_restart(discord_env) -
     """Helpful/Not helpful are recorded once per user (changeable); More sources pages on."""
     standin, connect = discord_env
     bot = await connect()
-    _, followup = await ask_slash(standin, "Why are rural people in Peru protesting?")
-    assert followup is not None
-    ids = buttons(followup.json)
-    message = next(m for m in reversed(standin.messages.values())
-                   if m["components"] == followup.json["components"])
-    question_id = ids["Helpful"].rsplit(":", 1)[1]
+    followup, message, ids, question_id = await answer_with_buttons(
+        standin, "Why are rural people in Peru protesting?")
 
     callback, _ = await standin.response(await standin.click(message, ids["Helpful"]))
     assert callback.json["data"]["flags"] & EPHEMERAL and "helpful" in callback.json["data"][

@@ -15,26 +15,7 @@ from index.fetch import fetch, policy_from
 from index.library import LibraryError
 from index.store import IndexStore
 
-from .conftest import make_settings
 from .pages import PAGES, REPORT_LINES, make_pdf, page_server
-
-SMALL = """---
-title: Quinoa in the south
-author: Test Writer
----
-
-Quinoa farmers around Lake Titicaca expect a larger harvest after a wet season.
-"""
-
-
-@pytest.fixture
-def small_engine(tmp_path: Path, embedder: Embedder) -> Engine:
-    """An engine over one small article (not the bundled corpus), in a temp data dir."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "quinoa.md").write_text(SMALL, encoding="utf-8")
-    settings = make_settings(tmp_path / "data", corpus={"bundled": False, "dirs": [str(corpus)]})
-    return Engine.open(settings, embedder=embedder)
 
 
 def llamas() -> bytes:
