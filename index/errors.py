@@ -32,6 +32,14 @@ class IndexCorruptError(CitebotError):
     """
 
 
+class IndexFormatError(IndexCorruptError):
+    """The index on disk was written by a version of citebot with another format.
+
+    Nothing is wrong with it; it is rebuilt in the current format, and the
+    message says so rather than calling it damaged.
+    """
+
+
 class QuestionError(CitebotError):
     """A question that cannot be searched: empty, or only control characters."""
 

@@ -21,7 +21,7 @@ import numpy as np
 from .config import Settings
 from .documents import Document
 from .embedder import Embedder, EmbeddingCache, Progress, embed_with_cache
-from .errors import IndexCorruptError
+from .errors import IndexCorruptError, IndexFormatError
 from .live import LiveIndex, Origin
 from .passages import Passage, split_corpus
 from .store import FORMAT_VERSION, IndexData, IndexStore, Manifest
@@ -244,6 +244,9 @@ def _load_existing(store: IndexStore, embedder: Embedder) -> tuple[IndexData | N
         return None, ""
     try:
         existing = store.load()
+    except IndexFormatError as exc:
+        log.info("%s; rebuilding it", exc)
+        return None, str(exc)
     except IndexCorruptError as exc:
         log.warning("the index is damaged (%s); rebuilding it", exc)
         return None, f"the stored index was damaged: {exc}"

@@ -41,7 +41,7 @@ import numpy as np
 
 from . import atomic
 from .crashpoints import crash_point
-from .errors import IndexCorruptError
+from .errors import IndexCorruptError, IndexFormatError
 from .live import LiveIndex, Origin
 from .passages import Passage
 
@@ -222,8 +222,9 @@ class IndexStore:
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             raise IndexCorruptError(f"cannot read {path}: {exc}") from None
         if manifest.format_version != FORMAT_VERSION:
-            raise IndexCorruptError(
-                f"index format {manifest.format_version} is not {FORMAT_VERSION}"
+            raise IndexFormatError(
+                f"the index was built by another version of citebot (format "
+                f"{manifest.format_version}; this version uses {FORMAT_VERSION})"
             )
         return manifest
 

@@ -8,7 +8,7 @@ import pytest
 from index.documents import load_corpus
 from index.embedder import Embedder, EmbeddingCache
 from index.engine import Engine
-from index.errors import IndexCorruptError
+from index.errors import IndexCorruptError, IndexFormatError
 from index.indexer import update_index
 from index.store import IndexStore
 
@@ -101,6 +101,24 @@ def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, embedder: Embedde
         store.load()
     engine = Engine.open(settings, embedder=embedder)
     assert engine.report.rebuilt and "damaged" in engine.report.reason
+    assert engine.ask("Who carries loads on the plateau?").answered
+
+
+def test_an_index_of_another_format_is_rebuilt_and_not_called_damaged(
+        tmp_path: Path, embedder: Embedder) -> None:
+    """An index written by another citebot version is rebuilt, with a reason that says so."""
+    settings = small_settings(tmp_path)
+    Engine.open(settings, embedder=embedder)
+    store = IndexStore(settings.data_dir)
+    manifest = index_file(store, "manifest")
+    raw = json.loads(manifest.read_text())
+    raw["format_version"] -= 1
+    manifest.write_text(json.dumps(raw))
+    with pytest.raises(IndexFormatError):
+        store.load()
+    engine = Engine.open(settings, embedder=embedder)
+    assert engine.report.rebuilt and "damaged" not in engine.report.reason
+    assert "another version of citebot" in engine.report.reason
     assert engine.ask("Who carries loads on the plateau?").answered
 
 
