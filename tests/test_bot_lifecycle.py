@@ -16,10 +16,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import discord
 import pytest
 import pytest_asyncio
-import yarl
 
 from bot.app import EXIT_INTENTS, EXIT_TOKEN, CitebotBot, OperatorError, serve
 from index.config import Settings
@@ -33,6 +31,7 @@ from .test_discord_bot import (  # noqa: F401
     check_everything_sent,
     embed_text,
     option,
+    started_standin,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -64,11 +63,7 @@ async def lifecycle(bot_engine: tuple[Settings, Engine], tmp_path: Path,  # noqa
                     ) -> AsyncIterator[tuple[DiscordStandin, Start]]:
     """The stand-in, and a way to serve a bot on it (again, to test a restart)."""
     settings, engine = bot_engine
-    standin = DiscordStandin()
-    await standin.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", standin.base_url)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
-                        yarl.URL(standin.ws_url + "/"))
+    standin = await started_standin(monkeypatch)
     served: list[Running] = []
 
     async def start(on_answering: Callable[[], Awaitable[None]] | None = None,

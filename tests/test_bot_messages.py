@@ -49,6 +49,14 @@ def bot_answer(standin: DiscordStandin, channel_id: str) -> dict[str, Any]:
                 and m["channel_id"] == channel_id)
 
 
+async def mention_answer(standin: DiscordStandin, channel_id: str) -> dict[str, Any]:
+    """Mention the bot with a question it can answer; the answer message, once sent."""
+    start = len(standin.requests)
+    await standin.say(JULI, mention_bot=True)
+    await standin.wait_sent(channel_id, start=start)
+    return bot_answer(standin, channel_id)
+
+
 def posts(standin: DiscordStandin, channel_id: str, start: int) -> list[Any]:
     """The messages the bot posted in a channel since request ``start``."""
     return [c for c in standin.requests[start:]
@@ -147,10 +155,7 @@ async def test_reply_without_ping_gets_one_hint_per_person_and_place(discord_env
     bot = await connect()
     assert not standin.intents & MESSAGE_CONTENT
     channel = standin.guild.channel_id
-    start = len(standin.requests)
-    await standin.say(JULI, mention_bot=True)
-    await standin.wait_sent(channel, start=start)
-    answer = bot_answer(standin, channel)
+    answer = await mention_answer(standin, channel)
 
     start = len(standin.requests)
     follow = await standin.say("and who was arrested?", reply_to=answer, ping=False)
@@ -195,10 +200,7 @@ async def test_reply_without_ping_is_a_follow_up_with_message_content(discord_en
     bot = await connect(message_content=True)
     assert standin.intents & MESSAGE_CONTENT
     channel = standin.guild.channel_id
-    start = len(standin.requests)
-    await standin.say(JULI, mention_bot=True)
-    await standin.wait_sent(channel, start=start)
-    answer = bot_answer(standin, channel)
+    answer = await mention_answer(standin, channel)
     start = len(standin.requests)
     await standin.say("and who was arrested?", reply_to=answer, ping=False)
     replied = await standin.wait_sent(channel, start=start)
@@ -354,10 +356,7 @@ async def test_normal_traffic_logs_no_error_and_no_traceback(discord_env, caplog
     standin, connect = discord_env
     await connect()
     channel = standin.guild.channel_id
-    start = len(standin.requests)
-    await standin.say(JULI, mention_bot=True)
-    await standin.wait_sent(channel, start=start)
-    answer = bot_answer(standin, channel)
+    answer = await mention_answer(standin, channel)
     start = len(standin.requests)
     await standin.say("and who was arrested?", reply_to=answer)
     await standin.wait_sent(channel, start=start)

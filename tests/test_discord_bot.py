@@ -53,17 +53,23 @@ def bot_engine(tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path,
 Connect = Callable[..., Awaitable[CitebotBot]]
 
 
+async def started_standin(monkeypatch: pytest.MonkeyPatch) -> DiscordStandin:
+    """A running stand-in, with discord.py pointed at it (two class attributes) for one test."""
+    standin = DiscordStandin()
+    await standin.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", standin.base_url)
+    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
+                        yarl.URL(standin.ws_url + "/"))
+    return standin
+
+
 @pytest_asyncio.fixture
 async def discord_env(bot_engine: tuple[Settings, Engine], tmp_path: Path,
                       monkeypatch: pytest.MonkeyPatch
                       ) -> AsyncIterator[tuple[DiscordStandin, Connect]]:
     """The stand-in, and a way to connect a bot to it (again, to test a restart)."""
     settings, engine = bot_engine
-    standin = DiscordStandin()
-    await standin.start()
-    monkeypatch.setattr(discord.http.Route, "BASE", standin.base_url)
-    monkeypatch.setattr(discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY",
-                        yarl.URL(standin.ws_url + "/"))
+    standin = await started_standin(monkeypatch)
     settings = dataclasses.replace(settings, discord=dataclasses.replace(
         settings.discord, dev_guilds=[standin.guild.id]))
     running: list[tuple[CitebotBot, asyncio.Task[None]]] = []
