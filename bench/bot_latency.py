@@ -4,8 +4,10 @@
                                 [--max-wait SECONDS] [--no-debug]
 
 The real discord.py client with citebot's cogs connects to the Discord stand-in
-(``tests/discord_standin.py``, on 127.0.0.1, run in its own thread and event
-loop so its work does not count against the bot's). For each number of users,
+(``tests/discord_standin.py``, on 127.0.0.1, in a process of its own by
+default, as Discord's servers are not on the bot's machine; ``--standin thread``
+runs it in a thread of the bot's process instead, where it also takes the bot's
+interpreter lock). For each number of users,
 that many people mention the bot with a question at the same moment,
 ``--rounds`` times (or more, so that every figure rests on at least 30
 replies); the figure is the time from the injected MESSAGE_CREATE to the bot's
@@ -31,12 +33,14 @@ import asyncio
 import dataclasses
 import json
 import logging
+import multiprocessing
 import re
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -80,25 +84,117 @@ def percentiles(values: list[float]) -> dict[str, float]:
             "max": round(ordered[-1], 1)}
 
 
+async def wave(standin: DiscordStandin, users: list[dict[str, Any]], offset: int
+               ) -> tuple[list[float], int, float]:
+    """Everyone asks at once; the latency of each reply (ms), how many said busy, and how
+    long delivering the questions took (ms). Runs on the stand-in's own loop."""
+    asked = []
+    began = time.perf_counter()
+    for n, user in enumerate(users):
+        question = QUESTIONS[(offset + n) % len(QUESTIONS)]
+        start = time.perf_counter()
+        message = await standin.say(question, user=user, mention_bot=True)
+        asked.append((message["id"], start))
+    injected = (time.perf_counter() - began) * 1000
+    latencies, busy = [], 0
+    for message_id, start in asked:
+        reply = await standin.wait_for(
+            lambda c, m=message_id: c.method == "POST" and isinstance(c.json, dict)
+            and str((c.json.get("message_reference") or {}).get("message_id")) == m,
+            timeout=300)
+        latencies.append((reply.at - start) * 1000)
+        busy += "busy" in (reply.json.get("content") or "")
+    return latencies, busy, injected
+
+
+class _Crowd:
+    """The same people for every wave of one size."""
+
+    def __init__(self, standin: DiscordStandin) -> None:
+        self.standin = standin
+        self.people: dict[int, list[dict[str, Any]]] = {}
+
+    async def wave(self, count: int, offset: int) -> tuple[list[float], int, float]:
+        users = self.people.setdefault(
+            count, [self.standin._user(f"user{count}-{n}") for n in range(count)])
+        return await wave(self.standin, users, offset)
+
+
 class StandinThread:
-    """The stand-in on its own loop in a thread; ``call`` runs a coroutine there."""
+    """The stand-in on its own loop in a thread of the bot's process (``--standin thread``).
+
+    It then shares the bot's interpreter lock, so its own work (delivering 50
+    messages, receiving 50 replies) is paid for in the bot's latency.
+    """
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.standin: DiscordStandin = self.call_sync(self._make())
+        self.standin: DiscordStandin = self._call_sync(self._make())
+        self.crowd = _Crowd(self.standin)
+        self.base_url, self.ws_url, self.token = (
+            self.standin.base_url, self.standin.ws_url, self.standin.token)
 
     async def _make(self) -> DiscordStandin:
         standin = DiscordStandin()
         await standin.start()
         return standin
 
-    def call_sync(self, coro: Any) -> Any:
+    def _call_sync(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(120)
 
-    async def call(self, coro: Any) -> Any:
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+    async def wave(self, count: int, offset: int) -> tuple[list[float], int, float]:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+            self.crowd.wave(count, offset), self.loop))
+
+    async def close(self) -> None:
+        self._call_sync(self.standin.close())
+
+
+def _standin_main(conn: Connection) -> None:
+    """The stand-in process: start, say where it listens, then run waves on request."""
+
+    async def serve() -> None:
+        standin = DiscordStandin()
+        await standin.start()
+        crowd = _Crowd(standin)
+        conn.send((standin.base_url, standin.ws_url, standin.token))
+        while True:
+            command = await asyncio.to_thread(conn.recv)
+            if command[0] == "close":
+                await standin.close()
+                conn.send(None)
+                return
+            conn.send(await crowd.wave(*command[1:]))
+
+    asyncio.run(serve())
+
+
+class StandinProcess:
+    """The stand-in in a process of its own (``--standin process``, the default).
+
+    Discord's servers do not run on the bot's machine; here the stand-in still
+    shares the two cores, but not the bot's interpreter lock.
+    """
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_standin_main, args=(child,), daemon=True)
+        self.process.start()
+        self.base_url, self.ws_url, self.token = self.conn.recv()
+
+    def _ask(self, *command: Any) -> Any:
+        self.conn.send(command)
+        return self.conn.recv()
+
+    async def wave(self, count: int, offset: int) -> tuple[list[float], int, float]:
+        return await asyncio.to_thread(self._ask, "wave", count, offset)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._ask, "close")
+        self.process.join(10)
 
 
 async def ticker(worst: list[float]) -> None:
@@ -106,30 +202,6 @@ async def ticker(worst: list[float]) -> None:
         before = time.perf_counter()
         await asyncio.sleep(0.01)
         worst[0] = max(worst[0], time.perf_counter() - before - 0.01)
-
-
-async def wave(side: StandinThread, users: list[dict[str, Any]], offset: int
-               ) -> tuple[list[float], int, float]:
-    """Everyone asks at once; the latency of each reply (ms), how many said busy, and how
-    long delivering the questions took (ms)."""
-    standin = side.standin
-    asked = []
-    began = time.perf_counter()
-    for n, user in enumerate(users):
-        question = QUESTIONS[(offset + n) % len(QUESTIONS)]
-        start = time.perf_counter()
-        message = await side.call(standin.say(question, user=user, mention_bot=True))
-        asked.append((message["id"], start))
-    injected = (time.perf_counter() - began) * 1000
-    latencies, busy = [], 0
-    for message_id, start in asked:
-        reply = await side.call(standin.wait_for(
-            lambda c, m=message_id: c.method == "POST" and isinstance(c.json, dict)
-            and str((c.json.get("message_reference") or {}).get("message_id")) == m,
-            timeout=300))
-        latencies.append((reply.at - start) * 1000)
-        busy += "busy" in (reply.json.get("content") or "")
-    return latencies, busy, injected
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -140,10 +212,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     logging.getLogger("asyncio").addHandler(slow)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
 
-    side = StandinThread()
-    standin = side.standin
-    discord.http.Route.BASE = standin.base_url
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(standin.ws_url + "/")
+    side = StandinProcess() if args.standin == "process" else StandinThread()
+    discord.http.Route.BASE = side.base_url
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(side.ws_url + "/")
     data = Path(tempfile.mkdtemp(prefix="citebot-bench-bot-"))
     settings = load_settings(environ={})
     settings = dataclasses.replace(
@@ -155,26 +226,28 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     engine = await asyncio.to_thread(Engine.open, settings)
     logs = await LogStore.open(data / "logs.sqlite", settings.logs)
     bot = CitebotBot(settings, engine=engine, logs=logs, guild_ready_timeout=0.05)
-    await bot.login(standin.token)
+    if args.max_batch:
+        bot.batcher.max_batch = args.max_batch
+    await bot.login(side.token)
     connection = asyncio.create_task(bot.connect(reconnect=False))
     await asyncio.wait_for(bot.wait_until_ready(), 60)
-    await wave(side, [standin.alice], 0)  # warm-up, not counted
+    await side.wave(1, 0)  # warm-up, not counted
     slow.durations.clear()
     slow.worst = ""
     worst = [0.0]
     tick = asyncio.create_task(ticker(worst))
     results: dict[str, Any] = {"max_pending": settings.discord.max_pending,
                                "max_wait_seconds": settings.discord.max_wait_seconds,
-                               "rounds": args.rounds}
+                               "rounds": args.rounds, "standin": args.standin,
+                               "model_precision": engine.embedder.precision}
     for count in args.users:
-        users = [standin._user(f"user{count}-{n}") for n in range(count)]
         latencies: list[float] = []
         busy = 0
         injected: list[float] = []
         bot.batcher.sizes.clear()
         # at least 30 replies per figure: one user alone asks again and again
         for round_ in range(max(args.rounds, -(-30 // count))):
-            got, b, took = await wave(side, users, round_ * count)
+            got, b, took = await side.wave(count, round_ * count)
             latencies += got
             busy += b
             injected.append(took)
@@ -197,7 +270,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     }
     await bot.close()
     await connection
-    side.call_sync(standin.close())
+    await side.close()
     return results
 
 
@@ -205,10 +278,15 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, nargs="*", default=[1, 10, 50])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--standin", choices=("process", "thread"), default="process",
+                        help="run the stand-in in a process of its own (as Discord is not "
+                             "on the bot's machine) or in a thread of the bot's process")
     parser.add_argument("--no-debug", action="store_true",
                         help="run the loop as in production: asyncio debug mode records a "
                              "stack for every callback, which slows the bot down under load "
                              "(no slow-callback report then; the ticker still runs)")
+    parser.add_argument("--max-batch", type=int, default=0,
+                        help="questions per model call at most (default: the batcher's)")
     parser.add_argument("--max-pending", type=int, default=0,
                         help="questions in flight at most (default: the config's)")
     parser.add_argument("--max-wait", type=float, default=0.0,

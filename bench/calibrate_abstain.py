@@ -203,7 +203,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="folder with the collections (cross-check)")
     args = parser.parse_args()
     settings = load_settings()
-    embedder = Embedder(settings.model.name)
+    embedder = Embedder.from_settings(settings.model)
     rows = load_rows()
     result: dict[str, object] = {
         "bundled corpus": calibrate(rows, corpus_scores(settings, embedder, rows))}

@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--adds", type=int, default=3, help="articles added per size")
     args = parser.parse_args()
     base = load_settings()
-    embedder = Embedder(base.model.name)
+    embedder = Embedder.from_settings(base.model)
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)

@@ -445,7 +445,7 @@ def main() -> None:
 
     settings = load_settings()
     search = settings.search
-    embedder = Embedder(settings.model.name, settings.model.device, settings.model.batch_size)
+    embedder = Embedder.from_settings(settings.model)
     cache = EmbeddingCache(settings.data_dir / "embeddings.sqlite")
     legs = Legs(args.cache, args.threads)
 

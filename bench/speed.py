@@ -101,7 +101,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         result.update(cold_start(tmp))
-        embedder = Embedder(settings.model.name)
+        embedder = Embedder.from_settings(settings.model)
         local = dataclasses.replace(
             settings, index=dataclasses.replace(settings.index, data_dir=str(tmp / "warm")))
         engine = Engine.open(local, embedder=embedder)

@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings()
     data_dir = Path(os.environ.get("CITEBOT_DATA_DIR") or settings.data_dir)
-    embedder = Embedder(settings.model.name)
+    embedder = Embedder.from_settings(settings.model)
     cache = EmbeddingCache(data_dir / "embeddings.sqlite")
 
     def ndcg(prepared, search: SearchSettings) -> dict[str, float]:  # type: ignore[no-untyped-def]

@@ -384,7 +384,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     collection = load_collection(Path(args.collection), args.split)
     data_dir = prepare_data_dir(settings.data_dir)
-    embedder = Embedder(settings.model.name, settings.model.device, settings.model.batch_size)
+    embedder = Embedder.from_settings(settings.model)
     cache = EmbeddingCache(data_dir / "embeddings.sqlite")
     with _progress_bar("embedding documents") as progress:
         result = evaluate(collection, embedder, cache, settings.search, progress)

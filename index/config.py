@@ -20,6 +20,7 @@ from typing import Any
 from .errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class ModelSettings:
     name: str = DEFAULT_MODEL
     device: str = "cpu"
     batch_size: int = 32
+    precision: str = "auto"
+    """float32, bfloat16, or auto: bfloat16 where the CPU computes it natively."""
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,10 @@ def _check_values(settings: Settings) -> None:
     """Range checks that types alone cannot express."""
     checks = [
         (settings.model.batch_size >= 1, "model.batch_size must be at least 1"),
+        (
+            settings.model.precision in PRECISIONS,
+            "model.precision must be one of auto, float32, bfloat16",
+        ),
         (
             16 <= settings.index.max_passage_tokens <= 512,
             "index.max_passage_tokens must be between 16 and 512",

@@ -67,9 +67,7 @@ class Engine:
         data_dir = prepare_data_dir(settings.data_dir)
         library = Library(settings)
         docs = library.documents()
-        model = embedder or Embedder(
-            settings.model.name, settings.model.device, settings.model.batch_size
-        )
+        model = embedder or Embedder.from_settings(settings.model)
         cache = EmbeddingCache(data_dir / "embeddings.sqlite")
         store = IndexStore(data_dir)
         data, report = update_index(store, docs, model, cache, settings, progress)

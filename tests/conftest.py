@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from index.config import Settings, load_settings
+from index.config import ModelSettings, Settings, load_settings
 from index.embedder import Embedder
 from index.engine import Engine
 
@@ -36,8 +36,8 @@ def make_settings(data_dir: Path, **sections: dict[str, object]) -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    """The real all-MiniLM-L6-v2, loaded once for the whole session."""
-    return Embedder("all-MiniLM-L6-v2")
+    """The real all-MiniLM-L6-v2 as the default settings load it, once for the session."""
+    return Embedder.from_settings(ModelSettings())
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,7 @@ def test_file_from_environment_and_data_dir_override(tmp_path: Path) -> None:
         ("search = 3\n", r"\[search\] must be a table"),
         ("[search]\ntop_k = 0\n", "top_k must be between 1 and 50"),
         ('[search]\nfusion = "magic"\n', "search.fusion must be one of"),
+        ('[model]\nprecision = "float16"\n', "model.precision must be one of"),
         ("[search\n", "not valid TOML"),
     ],
 )
