@@ -37,7 +37,7 @@ from index.logstore import LogStore, NoLog, open_log
 from index.search import Answer
 
 from .gate import Gate
-from .render import NOTHING_FOUND, answer_embed, question_problem
+from .render import answer_embed, not_found, question_problem
 from .views import answer_view
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ class CitebotBot(commands.AutoShardedBot):
         asked = Asked(question_id, answer.question, scope)
         self.remember(asked)
         if not answer.answered:
-            return NOTHING_FOUND
+            return not_found(answer)
         embed = answer_embed(answer.question, answer, citations, heading=heading)
         more = 1 if len(answer.results) > shown else None
         return embed, answer_view(question_id, more), asked

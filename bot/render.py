@@ -36,6 +36,15 @@ NOTHING_FOUND = (
 )
 
 
+def not_found(answer: Answer) -> str:
+    """Why nothing is cited: a name no article mentions, or nothing close enough."""
+    if answer.unknown_names:
+        names = ", ".join(f"“{safe(n)}”" for n in answer.unknown_names[:5])
+        return (f"None of the articles mentions {names}, so I have no sources for this. "
+                "A moderator can add an article that covers it with `/article add`.")
+    return NOTHING_FOUND
+
+
 def cut(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` characters, ending with an ellipsis when cut."""
     return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
@@ -108,7 +117,7 @@ def answer_embed(question: str, answer: Answer, citations: list[Citation], first
     embed = discord.Embed(title=cut(f"{heading}: {safe(one_line(question))}", TITLE_LIMIT),
                           colour=COLOUR)
     if not citations:
-        embed.description = NOTHING_FOUND if not answer.answered else "No further sources."
+        embed.description = not_found(answer) if not answer.answered else "No further sources."
         return fit_embed(embed)
     budget = max(200, (DESCRIPTION_LIMIT - 100) // len(citations) - 300)
     blocks = []

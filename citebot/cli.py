@@ -462,6 +462,10 @@ def _open_engine(settings: Settings, quiet: bool = False) -> Engine:
 
 def render_answer(answer: Answer, bold: bool = False, width: int = 88) -> str:
     """The terminal form of an answer: numbered quotes, best sentence marked, with sources."""
+    if not answer.answered and answer.unknown_names:
+        names = ", ".join(f"“{n}”" for n in answer.unknown_names)
+        return (f"No passage in the corpus answers “{answer.question}”: none of the "
+                f"articles mentions {names}.\nAdd an article that covers it to get sources.")
     if not answer.answered:
         return (
             f"No passage in the corpus answers “{answer.question}” closely enough.\n"

@@ -66,6 +66,12 @@ class SearchSettings:
     sentence_weight: float = 0.7
     feedback: float = 0.2
     min_score: float = 0.31
+    unknown_names: bool = True
+    """Decline a question naming something no article mentions (index.names)."""
+    multilingual: bool = True
+    """Answer questions in other languages with the multilingual leg (index.multilingual)."""
+    multilingual_min_score: float = 0.22
+    """The abstain threshold on the multilingual leg's cosine (its own scale)."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from .extract import Article
 from .indexer import IndexReport, update_index
 from .library import Library
 from .logstore import CitationRecord, Recorder
+from .multilingual import LanguageGuesser, MultilingualVectors, load_multilingual
 from .search import GLOBAL_SCOPE, Answer, Query, Searcher
 from .store import IndexStore
 
@@ -45,6 +46,9 @@ class Engine:
     """Held by searches and by the in-memory step of a change."""
     changing: threading.Lock = field(default_factory=threading.Lock)
     """Held for a whole add, remove or refresh: changes happen one at a time."""
+    multilingual: MultilingualVectors | None = None
+    """The multilingual leg's passage vectors, or None when it is off or cannot run."""
+    languages: LanguageGuesser | None = None
 
     @classmethod
     def open(
@@ -71,8 +75,14 @@ class Engine:
         cache = EmbeddingCache(data_dir / "embeddings.sqlite")
         store = IndexStore(data_dir)
         data, report = update_index(store, docs, model, cache, settings, progress)
-        searcher = Searcher(data, model, settings.search)
-        return cls(settings, model, cache, store, searcher, report, library)
+        second = load_multilingual(settings.search.multilingual)
+        multilingual = MultilingualVectors(second, cache) if second is not None else None
+        languages = LanguageGuesser() if second is not None else None
+        if multilingual is not None:
+            multilingual.sync(data.live, settings.index.embed_title)
+        searcher = Searcher(data, model, settings.search, multilingual, languages)
+        return cls(settings, model, cache, store, searcher, report, library,
+                   multilingual=multilingual, languages=languages)
 
     def ask(
         self,
@@ -120,9 +130,13 @@ class Engine:
             self.store, docs, self.embedder, self.cache, self.settings,
             progress, current=self.searcher.data, lock=self.lock,
         )
+        if self.multilingual is not None:
+            # Embedding the new passages needs no lock; swapping the rows in is atomic.
+            self.multilingual.sync(data.live, self.settings.index.embed_title)
         if data is not self.searcher.data:
             with self.lock:
-                self.searcher = Searcher(data, self.embedder, self.settings.search)
+                self.searcher = Searcher(data, self.embedder, self.settings.search,
+                                         self.multilingual, self.languages)
         self.report = report
         return report
 

