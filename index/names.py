@@ -15,9 +15,9 @@ five letters or more, their first five letters (so "Mexican" finds "Mexico",
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from .live import LiveIndex
+from .parts import fold
 
 PREFIX = 5
 """Letters compared for longer words: a demonym or a Spanish form still finds its name."""
@@ -25,11 +25,6 @@ PREFIX = 5
 _NAME = re.compile(r"(?<![\w¿¡])([A-ZÀ-ÖØ-Þ][\w'’-]+)")
 _WORD = re.compile(r"\w+")
 _OPENERS = ".?!:;"
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, so "Perú" and "Peru" are one word."""
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
 
 
 def names_in(question: str) -> list[str]:
@@ -53,7 +48,7 @@ class NameCheck:
 
     def unknown(self, live: LiveIndex, question: str) -> list[str]:
         """The names in ``question`` that no passage of ``live`` mentions."""
-        self._catch_up(live)
+        self.catch_up(live)
         return [name for name in names_in(question) if not self._known(name)]
 
     def _known(self, name: str) -> bool:
@@ -61,7 +56,8 @@ class NameCheck:
         return all(w in self._words or (len(w) >= PREFIX and w[:PREFIX] in self._prefixes)
                    for w in words)
 
-    def _catch_up(self, live: LiveIndex) -> None:
+    def catch_up(self, live: LiveIndex) -> None:
+        """Read the words of the passages added to ``live`` since the last call."""
         if live is not self._live:
             self._live, self._seen = live, 0
             self._words, self._prefixes = set(), set()

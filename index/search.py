@@ -114,6 +114,9 @@ class Searcher:
         self.data = data
         self.parts = PartFilter()
         self.names = NameCheck()
+        # Read the corpus's words now (at start, in the caller's worker thread),
+        # not on the first question.
+        self.names.catch_up(data.live)
         self.multilingual = multilingual if languages is not None else None
         self.languages = languages
 
