@@ -70,7 +70,7 @@ class SearchSettings:
     """Decline a question naming something no article mentions (index.names)."""
     multilingual: bool = True
     """Answer questions in other languages with the multilingual leg (index.multilingual)."""
-    multilingual_min_score: float = 0.22
+    multilingual_min_score: float = 0.17
     """The abstain threshold on the multilingual leg's cosine (its own scale)."""
 
 
