@@ -46,7 +46,18 @@ EXIT_TOKEN = 3
 """``citebot serve``/``sync`` exit code: Discord refused the token (at start or mid-run)."""
 EXIT_INTENTS = 4
 """``citebot serve`` exit code: a privileged intent the bot asks for is not enabled."""
+EXIT_ACCESS = 5
+"""``citebot serve`` exit code: Discord refused to register the commands in a dev guild."""
 RESTARTING = "I am restarting; please ask again in a minute."
+
+
+def commands_refused(guild_id: str, error: discord.Forbidden) -> str:
+    """The line for a dev guild where Discord will not take the slash commands."""
+    return (f"Discord refused to register the slash commands in server {guild_id} "
+            f"(403 {error.text or 'Forbidden'}, code {error.code}): the bot is not in that "
+            "server, or was invited without the applications.commands scope. Invite it with "
+            "both the bot and applications.commands scopes (OAuth2 > URL Generator), or "
+            f"remove {guild_id} from discord.dev_guilds")
 
 
 class OperatorError(CitebotError):
@@ -155,7 +166,10 @@ class CitebotBot(commands.AutoShardedBot):
         for guild_id in self.settings.discord.dev_guilds:
             guild = discord.Object(id=int(guild_id))
             self.tree.copy_global_to(guild=guild)
-            await self.tree.sync(guild=guild)
+            try:
+                await self.tree.sync(guild=guild)
+            except discord.Forbidden as exc:
+                raise OperatorError(commands_refused(guild_id, exc), EXIT_ACCESS) from None
 
     async def close(self) -> None:
         """Disconnect, then flush and close the log (once, however often close is called).

@@ -110,6 +110,9 @@ class DiscordStandin:
         the gateway with 4014, as Discord does."""
         self.missing_permissions: set[str] = set()
         """Channels where the bot may not post or start threads: 403, code 50013."""
+        self.without_commands_scope: set[str] = set()
+        """Guilds the bot was invited to without the applications.commands scope: registering
+        commands there is refused with 403, code 50001, as in any guild the bot is not in."""
         self.hold_posts: asyncio.Event | None = None
         """When set to an unset event, the bot's channel posts wait for it before landing."""
         self._cond = asyncio.Condition()
@@ -430,6 +433,9 @@ class DiscordStandin:
 
     async def _sync(self, request: web.Request) -> web.Response:
         scope = request.match_info.get("gid", "global")
+        if scope != "global" and (scope not in self.channel_guild.values()
+                                  or scope in self.without_commands_scope):
+            return self._json({"message": "Missing Access", "code": 50001}, status=403)
         out = [dict({"description": ""}, **cmd, id=snowflake(), application_id=self.app_id,
                     version=snowflake(), **({"guild_id": scope} if scope != "global" else {}))
                for cmd in request[BODY]]

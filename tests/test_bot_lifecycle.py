@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.app import EXIT_INTENTS, EXIT_TOKEN, CitebotBot, OperatorError, serve
+from bot.app import EXIT_ACCESS, EXIT_INTENTS, EXIT_TOKEN, CitebotBot, OperatorError, serve
 from index.config import Settings
 from index.engine import Engine
 from index.logstore import LogStore
@@ -231,6 +231,29 @@ async def test_a_privileged_intent_not_enabled_names_it_and_the_setting(
     message = str(caught.value)
     assert "4014" in message and "Message Content" in message and named in message
     assert "Privileged Gateway Intents" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("invited_without_scope", [False, True])
+async def test_a_dev_guild_that_refuses_the_commands_names_it_and_the_fix(
+        lifecycle, invited_without_scope: bool) -> None:  # type: ignore[no-untyped-def]
+    """A dev guild the bot is not in, or one it joined without the applications.commands
+    scope, refuses command registration (403, code 50001): one line naming the server,
+    the scope and the setting, and exit code 5, not an internal error."""
+    standin, start = lifecycle
+    if invited_without_scope:
+        guild_id = standin.guild.id
+        standin.without_commands_scope.add(guild_id)
+    else:
+        guild_id = "123456789012345678"
+    running = await start(wait_ready=False, dev_guilds=[guild_id])
+    with pytest.raises(OperatorError) as caught:
+        await asyncio.wait_for(running.served, 30)
+    assert caught.value.exit_code == EXIT_ACCESS == 5
+    message = str(caught.value)
+    assert f"server {guild_id}" in message and "50001" in message
+    assert "applications.commands" in message and "discord.dev_guilds" in message
+    assert "\n" not in message
+    assert running.bot.is_closed()
 
 
 async def test_without_privileged_intents_enabled_the_default_bot_still_connects(
