@@ -49,8 +49,9 @@ from .errors import CitebotError
 log = logging.getLogger(__name__)
 
 MODES = ("slash", "mention", "context_menu", "channel", "command_line", "follow_up",
-         "annotation")
-"""How a question was asked."""
+         "annotation", "dm", "source_request")
+"""How a question was asked: ``context_menu`` is Find sources, ``source_request`` an
+"@citebot source?" in reply to someone's message, ``dm`` a direct message."""
 MAX_TEXT = 4000
 """Longer question text is stored cut to this many characters (and marked so)."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

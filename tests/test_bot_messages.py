@@ -295,7 +295,7 @@ async def test_source_request_with_message_content_sources_the_claim(discord_env
     assert embed_text(plain.json).startswith(f"Sources: {JULI}")
     await bot.logs.flush()
     rows = logged(bot, "SELECT mode, text FROM questions ORDER BY rowid")
-    assert rows == [("context_menu", CLAIM), ("context_menu", CLAIM), ("mention", JULI)]
+    assert rows == [("source_request", CLAIM), ("source_request", CLAIM), ("mention", JULI)]
 
 
 # --- direct messages -------------------------------------------------------------------------
@@ -327,7 +327,7 @@ async def test_dm_is_answered_from_the_global_articles_only(discord_env) -> None
     assert str(sent.json["message_reference"]["message_id"]) == asked["id"]
     await bot.logs.flush()
     rows = logged(bot, "SELECT guild, channel, mode FROM questions WHERE text = ?", (JULI,))
-    assert rows == [("", dm, "mention")]
+    assert rows == [("", dm, "dm")]
 
 
 @pytest.mark.asyncio

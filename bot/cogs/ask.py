@@ -153,7 +153,7 @@ class AskCog(commands.Cog):
             elif parent is not None:
                 await self._hint_unread(message)
             return
-        mode = "channel" if in_ask_channel and not mentioned else "mention"
+        mode = "dm" if direct else "channel" if in_ask_channel and not mentioned else "mention"
         parent_id = None
         question = text
         if parent is not None:
@@ -242,15 +242,16 @@ class AskCog(commands.Cog):
         thread = message.channel.id if isinstance(message.channel, discord.Thread) else None
         guild_id, author = str(message.guild.id), replied.author.display_name
         await self._answer_in_public(message, lambda: self._sources_for(
-            text, author, guild_id, message.author.id, message.channel.id, thread))
+            text, author, guild_id, message.author.id, message.channel.id, thread,
+            mode="source_request"))
 
     async def _sources_for(self, text: str, author: str, scope: str, user_id: int,
-                           channel_id: int | None, thread_id: int | None = None
-                           ) -> Reply:
+                           channel_id: int | None, thread_id: int | None = None,
+                           mode: str = "context_menu") -> Reply:
         """Sources behind someone's message (Find sources and "@citebot source?"): the answer
         embed headed "Sources for a message", with the message and its author quoted on top."""
         result = await self.bot.answer_reply(
-            cut(text, MAX_QUESTION_CHARS), scope, None, "context_menu", user_id, channel_id,
+            cut(text, MAX_QUESTION_CHARS), scope, None, mode, user_id, channel_id,
             thread_id, heading="Sources for a message")
         if not isinstance(result, str):
             with_quoted_message(result[0], text, author)
