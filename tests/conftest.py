@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import logging
 import os
 import subprocess
 import sys
@@ -73,10 +75,14 @@ def small_engine(tmp_path: Path, embedder: Embedder) -> Engine:
 
 
 @pytest.fixture
-def run_cli(
+def run_cli_process(
     shared_data_dir: Path, engine: Engine
 ) -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run ``python -m citebot`` as a subprocess against the shared (pre-built) data dir."""
+    """Run ``python -m citebot`` as a subprocess against the shared (pre-built) data dir.
+
+    For the few tests of the command as the operating system runs it; the others use
+    ``run_cli``, the same command in this process (no second model load, no imports).
+    """
 
     def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
             timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -89,3 +95,54 @@ def run_cli(
         )
 
     return run
+
+
+def cli_in_process(monkeypatch: pytest.MonkeyPatch, base_env: dict[str, str]
+                   ) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """A runner of ``citebot.cli.main(argv)`` in this process as ``python -m citebot`` would
+    run: ``CITEBOT_*`` cleared and ``base_env`` set, its own stdin, stdout and stderr, a root
+    logger of its own, and the exit code it would return (no second model load, no imports)."""
+    from transformers.utils import logging as transformers_logging
+
+    from citebot.cli import main
+
+    # A new process reads HF_HUB_DISABLE_PROGRESS_BARS (set by the CLI) before transformers
+    # is imported; here transformers is already loaded, so switch its bars off directly.
+    transformers_logging.disable_progress_bar()
+
+    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        out, err = io.StringIO(), io.StringIO()
+        root = logging.getLogger()
+        saved = root.handlers[:], root.level
+        with monkeypatch.context() as patch:
+            for key in [k for k in os.environ if k.startswith("CITEBOT_")]:
+                patch.delenv(key)
+            for key, value in {**base_env, **(env or {})}.items():
+                patch.setenv(key, value)
+            patch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+            patch.setattr(sys, "stdout", out)
+            patch.setattr(sys, "stderr", err)
+            patch.chdir(ROOT)
+            root.handlers = []  # as in a new process: main's basicConfig takes effect
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 1
+            finally:
+                for handler in root.handlers:
+                    handler.close()
+                root.handlers, _ = saved
+                root.setLevel(saved[1])
+        return subprocess.CompletedProcess(["citebot", *args], code, out.getvalue(),
+                                           err.getvalue())
+
+    return run
+
+
+@pytest.fixture
+def run_cli(
+    shared_data_dir: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The citebot command in this process, against the shared (pre-built) data dir."""
+    return cli_in_process(monkeypatch, {"CITEBOT_DATA_DIR": str(shared_data_dir)})

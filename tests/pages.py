@@ -107,10 +107,17 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(404, b"not found", "text/html")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that gives up on a page (citebot refusing it mid-transfer) is expected;
+        # the default prints a traceback to sys.stderr, which an in-process CLI test reads.
+        pass
+
+
 @contextmanager
 def page_server() -> Iterator[str]:
     """Serve on 127.0.0.1 (an ephemeral port) and yield the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server = _QuietServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

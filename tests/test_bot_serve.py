@@ -36,7 +36,8 @@ async def test_bot_serve_answers_then_sigterm_flushes_the_log(
     """The real command connects, answers a mention, and on SIGTERM closes with the question
     logged and exit code 0."""
     data = tmp_path / "data"
-    shutil.copytree(shared_data_dir, data)
+    # The index, not the log other tests wrote there: this test counts its own rows.
+    shutil.copytree(shared_data_dir, data, ignore=shutil.ignore_patterns("logs.sqlite*"))
     config = tmp_path / "citebot.toml"
     config.write_text("[discord]\ncooldown_seconds = 0\n", encoding="utf-8")
     standin = DiscordStandin()

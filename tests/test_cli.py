@@ -1,4 +1,5 @@
-"""The citebot command as a user runs it: a subprocess, real model, real index on disk."""
+"""The citebot command as a user runs it: real model, real index on disk; in this process
+(``run_cli``), and once as a subprocess (``run_cli_process``)."""
 
 import json
 from pathlib import Path
@@ -10,9 +11,10 @@ from index.store import IndexStore
 LONG_QUESTION = "why " * 25_600  # 100 KB
 
 
-def test_ask_prints_numbered_citations(run_cli) -> None:
-    """Human output: numbered quotes with the best sentence marked, title, author, paragraph."""
-    result = run_cli("ask", "How did a soldier lose his life near Ilave?")
+def test_ask_prints_numbered_citations(run_cli_process) -> None:
+    """Human output: numbered quotes with the best sentence marked, title, author, paragraph
+    (as a real process: the command exactly as the operating system runs it)."""
+    result = run_cli_process("ask", "How did a soldier lose his life near Ilave?")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("[1] Rural-Based Popular Resistance")
     assert "**" in result.stdout and "one soldier drowned" in result.stdout

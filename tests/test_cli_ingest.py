@@ -1,4 +1,5 @@
-"""`citebot add/list/remove` as a user runs them: subprocesses, a local page server, kills."""
+"""`citebot add/list/remove` as a user runs them: in process, a local page server, and real
+processes killed mid-add."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from index.crashpoints import POINTS
 from index.library import Library
 from index.store import IndexStore
 
+from .conftest import cli_in_process
 from .pages import make_pdf, page_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,22 +33,21 @@ def snapshot(data_dir: Path) -> list[str]:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, shared_data_dir: Path, engine):  # type: ignore[no-untyped-def]
-    """Run citebot with its own data dir (seeded with the shared index) and the exemption."""
+def cli(tmp_path: Path, shared_data_dir: Path, engine,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch):
+    """Run citebot (in this process) with its own data dir, seeded with the shared index,
+    and the loopback exemption unless ``allow=False``."""
     data = tmp_path / "data"
     subprocess.run(["cp", "-r", str(shared_data_dir), str(data)], check=True)
     config = tmp_path / "citebot.toml"
     config.write_text("[ingest]\nfetch_timeout = 1.0\n", encoding="utf-8")
+    in_process = cli_in_process(monkeypatch, {"CITEBOT_DATA_DIR": str(data),
+                                              "CITEBOT_CONFIG": str(config)})
 
     def run(*args: str, stdin: str | None = None, allow: bool = True, timeout: float = 180
             ) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
-        env.update({"CITEBOT_DATA_DIR": str(data), "CITEBOT_CONFIG": str(config)})
-        if allow:
-            env["CITEBOT_ALLOW_HOSTS"] = "127.0.0.1"
-        return subprocess.run([sys.executable, "-m", "citebot", *args], input=stdin,
-                              capture_output=True, text=True, env=env, cwd=ROOT,
-                              timeout=timeout)
+        return in_process(*args, stdin=stdin,
+                          env={"CITEBOT_ALLOW_HOSTS": "127.0.0.1"} if allow else None)
 
     run.data = data  # type: ignore[attr-defined]
     return run
