@@ -35,6 +35,12 @@ log = logging.getLogger(__name__)
 MIN_WORDS = 3
 """Shorter questions ("Boluarte", "source?") are too short to tell a language by."""
 
+MIN_UNSPACED = 6
+"""Characters of a script written without spaces (Chinese, Japanese, Thai) that count as
+enough, since such a question is one "word" long."""
+
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+
 CONFIDENCE = 0.95
 """How sure the identifier must be that a question is not English."""
 
@@ -114,7 +120,7 @@ class LanguageGuesser:
 
     def language(self, text: str) -> str:
         """The ISO 639-1 code of ``text``'s language; "en" unless confidently another."""
-        if len(_WORD.findall(text)) < MIN_WORDS:
+        if len(_WORD.findall(text)) < MIN_WORDS and len(_UNSPACED.findall(text)) < MIN_UNSPACED:
             return "en"
         with self._lock:
             code, probability = self._identifier.classify(text)

@@ -19,6 +19,9 @@ import re
 from .live import LiveIndex
 from .parts import fold
 
+CAPITALISED_NOUNS = frozenset({"de"})
+"""Languages that capitalise every noun, where a capital letter does not mark a name."""
+
 PREFIX = 5
 """Letters compared for longer words: a demonym or a Spanish form still finds its name."""
 
@@ -46,8 +49,10 @@ class NameCheck:
         self._words: set[str] = set()
         self._prefixes: set[str] = set()
 
-    def unknown(self, live: LiveIndex, question: str) -> list[str]:
-        """The names in ``question`` that no passage of ``live`` mentions."""
+    def unknown(self, live: LiveIndex, question: str, language: str = "en") -> list[str]:
+        """The names in ``question`` (in ``language``) that no passage of ``live`` mentions."""
+        if language in CAPITALISED_NOUNS:
+            return []
         self.catch_up(live)
         return [name for name in names_in(question) if not self._known(name)]
 

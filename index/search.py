@@ -176,7 +176,8 @@ class Searcher:
                 results.append(text)
             elif text not in vectors:
                 results.append(Answer(text, False, ()))
-            elif self.settings.unknown_names and (missing := self.names.unknown(live, text)):
+            elif self.settings.unknown_names and (missing := self.names.unknown(
+                    live, text, foreign.get(text, "en"))):
                 results.append(Answer(text, False, (), unknown_names=tuple(missing)))
             elif text in foreign:
                 results.append(self._rank_foreign(text, vectors[text],
@@ -187,11 +188,13 @@ class Searcher:
                                           query.scopes))
         return results
 
-    def _foreign(self, texts: Sequence[str]) -> set[str]:
-        """The questions the multilingual leg answers: those confidently not in English."""
+    def _foreign(self, texts: Sequence[str]) -> dict[str, str]:
+        """The questions the multilingual leg answers (those confidently not in English),
+        with their language."""
         if self.multilingual is None or self.languages is None or not self.settings.multilingual:
-            return set()
-        return {t for t in texts if self.languages.language(t) != "en"}
+            return {}
+        guessed = {t: self.languages.language(t) for t in texts}
+        return {t: code for t, code in guessed.items() if code != "en"}
 
     def _rank_foreign(self, text: str, query: np.ndarray, k: int,
                       scopes: Collection[str]) -> Answer:

@@ -39,6 +39,22 @@ def test_spanish_question_finds_the_english_passage_that_answers(
     assert best.highlight and best.highlight in best.passage.text
 
 
+@pytest.mark.parametrize("question", [
+    "ペルーの抗議活動について教えてください",  # one "word": Japanese has no spaces
+    "Warum protestieren die Menschen in Peru?",  # German capitalises every noun
+    "Почему в Перу протестуют люди?",
+])
+def test_questions_in_other_languages_are_answered_about_the_protests(
+        engine: Engine, question: str) -> None:
+    """Why are people in Peru protesting, in three more languages: answered with passages
+    about the protests, at the multilingual leg's own threshold."""
+    answer = engine.ask(question)
+    assert answer.answered and not answer.unknown_names
+    assert "protest" in answer.results[0].passage.text.lower()
+    assert all(c.similarity >= engine.settings.search.multilingual_min_score
+               for c in answer.results)
+
+
 def test_spanish_question_about_something_else_gets_nothing(engine: Engine) -> None:
     """The multilingual leg has its own abstain threshold: an unrelated Spanish question
     gets no sources."""
@@ -105,4 +121,4 @@ def test_without_the_multilingual_leg_the_bot_says_so_once_and_answers(
     off = dataclasses.replace(engine.settings.search, multilingual=False)
     routed = Searcher(engine.searcher.data, engine.embedder, off,
                       engine.multilingual, engine.languages)
-    assert routed._foreign(["¿Por qué tanta gente pobre se siente cercana a Castillo?"]) == set()
+    assert routed._foreign(["¿Por qué tanta gente pobre se siente cercana a Castillo?"]) == {}

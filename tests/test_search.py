@@ -101,7 +101,10 @@ def test_question_cleaning() -> None:
 
 
 def test_question_in_another_script_gets_an_answer_object(engine: Engine) -> None:
-    """A question in Japanese is searched without error (answered or not)."""
+    """A question in Japanese is searched without error, by the multilingual leg: answered,
+    every citation at that leg's own abstain threshold."""
     answer = engine.ask("ペルーの抗議活動について教えてください")
     assert answer.question == "ペルーの抗議活動について教えてください"
-    assert all(c.similarity >= engine.settings.search.min_score for c in answer.results)
+    assert answer.answered
+    assert all(c.similarity >= engine.settings.search.multilingual_min_score
+               for c in answer.results)
