@@ -38,8 +38,6 @@ from .errors import CitebotError
 
 log = logging.getLogger(__name__)
 
-MIN_CHARACTERS = 200
-
 
 class ExtractError(CitebotError):
     """Nothing usable could be read from the source."""

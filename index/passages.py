@@ -47,10 +47,6 @@ class Passage:
         """The passage's sentences, each embedded on its own for sentence-level scores."""
         return [self.text[a:b] for a, b in self.sentences]
 
-    def sentence_ids(self) -> list[str]:
-        """Stable ids of the passage's sentences (passage id and position)."""
-        return [f"{self.passage_id}:{i}" for i in range(len(self.sentences))]
-
     def embed_text(self, with_title: bool) -> str:
         """What the model reads for this passage: optionally the title, then the text."""
         return embedded_text(self.title, self.text, with_title)
