@@ -3,8 +3,8 @@
     python bench/abstain_rates.py [--min-score X] [--multilingual-min-score Y]
 
 Every question goes through ``Engine.ask`` on the bundled corpus (so the abstain
-threshold, the name check of ``index.names`` and the language routing of
-``index.multilingual`` all apply). Printed per set: questions answered, and for
+threshold, the name check of ``index.retrieval.names`` and the language routing of
+``index.retrieval.multilingual`` all apply). Printed per set: questions answered, and for
 answerable ones with expected phrases, hit@1 / hit@3 (a hit is a cited passage
 holding an expected phrase). Sets:
 
@@ -20,7 +20,7 @@ questions that reach the multilingual leg: the 7 non-English ones of
 calibration_questions.jsonl and the 30 of calibration_questions_es.jsonl (the
 English answerable calibration questions in Spanish). 31 of those 37 reach the
 leg (2 are taken for English, 4 name an institution in its Spanish form, which
-the name check of ``index.names`` declines); answering 30 of 31 needs a
+the name check of ``index.retrieval.names`` declines); answering 30 of 31 needs a
 threshold at or below 0.1768, hence 0.17.
 """
 
@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from index.config import load_settings  # noqa: E402
-from index.engine import Engine  # noqa: E402
+from index.retrieval.engine import Engine  # noqa: E402
 
 
 def load(name: str) -> list[dict]:

@@ -23,7 +23,7 @@ Also reported per number of users: how long the stand-in took to deliver all
 the questions of a wave (``inject_ms``: the replies cannot all be faster than
 the last question arrives), and the model calls the bot made (``batches``,
 mean and largest batch size), since questions asked together are embedded in
-one call (``index.batching``).
+one call (``index.retrieval.batching``).
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ import yarl  # noqa: E402
 
 from bot.app import CitebotBot  # noqa: E402
 from index.config import load_settings  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.logstore import LogStore  # noqa: E402
+from index.logs.store import LogStore  # noqa: E402
+from index.retrieval.engine import Engine  # noqa: E402
 from tests.discord_standin import DiscordStandin  # noqa: E402
 
 QUESTIONS = [json.loads(line)["question"] for line in

@@ -3,7 +3,7 @@
 The score the rule reads is a question's best dense score over the passages it
 may cite, computed exactly as the searcher computes it (passage cosine mixed
 with its best sentence's cosine; author bios left out unless the question is
-about their author, see ``index.parts``).
+about their author, see ``index.retrieval.parts``).
 
 1. The threshold: bench/data/calibration_questions.jsonl holds questions about
    the bundled corpus and unrelated ones (several in other languages), and the
@@ -47,10 +47,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from index.config import Settings, load_settings  # noqa: E402
-from index.embedder import Embedder, EmbeddingCache  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.evaluation import load_collection, prepare  # noqa: E402
-from index.parts import fold  # noqa: E402
+from index.evaluation.runner import load_collection, prepare  # noqa: E402
+from index.retrieval.embedder import Embedder, EmbeddingCache  # noqa: E402
+from index.retrieval.engine import Engine  # noqa: E402
+from index.retrieval.parts import fold  # noqa: E402
 
 NAMES = ("cranfield", "cisi", "scifact")
 GRID = np.round(np.arange(0.10, 0.81, 0.01), 2)

@@ -32,11 +32,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from corpus import BUNDLED_DIR  # noqa: E402
+from index.articles.documents import load_corpus, render_document  # noqa: E402
+from index.articles.extract import from_file  # noqa: E402
 from index.config import Settings, load_settings  # noqa: E402
-from index.documents import load_corpus, render_document  # noqa: E402
-from index.embedder import Embedder  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.extract import from_file  # noqa: E402
+from index.retrieval.embedder import Embedder  # noqa: E402
+from index.retrieval.engine import Engine  # noqa: E402
 
 
 def paragraphs() -> list[str]:

@@ -16,13 +16,13 @@ and text), like the project's "dense alone" run.
 
 Runs per collection (Cranfield, CISI, SciFact test; SciFact train for choosing):
 BM25, MiniLM and the project's fused run, exactly as ``citebot eval`` measures
-them (``index.evaluation``, the embedding cache of the data directory); each
+them (``index.evaluation.runner``, the embedding cache of the data directory); each
 extra leg alone; and three ways of adding it:
 
 * ``fused+LEG``: the project's fusion (z-scores, MiniLM with sentence scoring
   and feedback 0.6, BM25 0.4) with a third z-scored leg of weight a, the other
   two keeping their 0.6:0.4 ratio; a is chosen on SciFact train.
-* ``3-way LEG``: the same three legs with the normalisation (``index.fusion``:
+* ``3-way LEG``: the same three legs with the normalisation (``index.retrieval.fusion``:
   z-score, min-max, theoretical min-max, reciprocal rank) and all three
   weights chosen on SciFact train (a grid in steps of 0.1).
 * ``bm25+LEG``: the extra leg in place of MiniLM, z-scores, weight chosen on train.
@@ -66,8 +66,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from index.config import SearchSettings, Settings, load_settings  # noqa: E402
-from index.embedder import Embedder, EmbeddingCache  # noqa: E402
-from index.evaluation import (  # noqa: E402
+from index.evaluation.runner import (  # noqa: E402
     DEPTH,
     Collection,
     PreparedCollection,
@@ -77,7 +76,8 @@ from index.evaluation import (  # noqa: E402
     rank_queries,
     recall_at,
 )
-from index.fusion import normalise, rrf_scores, theoretical_minmax  # noqa: E402
+from index.retrieval.embedder import Embedder, EmbeddingCache  # noqa: E402
+from index.retrieval.fusion import normalise, rrf_scores, theoretical_minmax  # noqa: E402
 
 Encode = Callable[[Sequence[str]], np.ndarray]
 
@@ -188,7 +188,7 @@ class Scored:
     collection: Collection
     prepared: PreparedCollection
     project: dict[str, dict[str, list[str]]]
-    """The project's own bm25, dense and fused runs (``index.evaluation.rank_queries``)."""
+    """The project's own bm25, dense and fused runs (``index.evaluation.runner.rank_queries``)."""
     minilm: np.ndarray
     """MiniLM scores as the fused run uses them (sentence scoring, feedback), queries x docs."""
     bm25: np.ndarray
@@ -237,7 +237,7 @@ def fused_rankings(scored: Scored, fusion: Fusion, candidates: int, depth: int =
                    ) -> list[list[int]]:
     """Each query's top ``depth`` positions under ``fusion``.
 
-    As ``index.fusion.hybrid_rank`` does for two legs: the candidates are the
+    As ``index.retrieval.fusion.hybrid_rank`` does for two legs: the candidates are the
     union of every weighted leg's top ``candidates`` (BM25's only where it
     scores above 0), each leg's scores are normalised over that union, and the
     weighted sum orders it; past the union the ranking continues in MiniLM order.
@@ -261,7 +261,7 @@ def fused_rankings(scored: Scored, fusion: Fusion, candidates: int, depth: int =
 
 
 def _normalised(scores: np.ndarray, method: str, leg: str) -> np.ndarray:
-    """One leg's candidate scores on the common scale, as ``index.fusion.fuse`` puts them."""
+    """One leg's candidate scores on the common scale, as ``retrieval.fusion.fuse`` puts them."""
     if method == "rrf":
         return rrf_scores(scores)
     if method == "tmm":
@@ -357,7 +357,7 @@ def seed_collection(settings: Settings, embedder: Embedder, question_files: dict
     A passage is relevant to a question when it holds one of its expected phrases
     (the hit rule of bench/seed_questions.py).
     """
-    from index.engine import Engine
+    from index.retrieval.engine import Engine
 
     with tempfile.TemporaryDirectory() as tmp:
         local = dataclasses.replace(settings, index=dataclasses.replace(settings.index,

@@ -26,8 +26,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from index.config import LogSettings, load_settings  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.logstore import CitationRecord, LogStore, NoLog, Recorder  # noqa: E402
+from index.logs.store import CitationRecord, LogStore, NoLog, Recorder  # noqa: E402
+from index.retrieval.engine import Engine  # noqa: E402
 
 QUESTIONS = [
     "Why are people protesting in Peru?", "How many roadblocks were there?",

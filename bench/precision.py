@@ -3,7 +3,7 @@
     python bench/precision.py [--collections ../shared/data/cranfield ...] [--split test]
 
 Prints, for each precision this CPU can run natively (bfloat16 only where it has
-AVX512-BF16 or AMX instructions, see ``index.embedder.native_bfloat16``):
+AVX512-BF16 or AMX instructions, see ``index.retrieval.embedder.native_bfloat16``):
 
 - the time to embed 50 distinct questions in one call (the bot's micro-batch at
   50 people asking at once), median of 7, and passages per second on the
@@ -31,11 +31,11 @@ sys.path.insert(0, str(HERE.parent))
 
 import numpy as np  # noqa: E402
 
+from index.articles.library import Library  # noqa: E402
+from index.articles.passages import split_corpus  # noqa: E402
 from index.config import load_settings  # noqa: E402
-from index.embedder import Embedder, native_bfloat16  # noqa: E402
-from index.evaluation import evaluate, load_collection  # noqa: E402
-from index.library import Library  # noqa: E402
-from index.passages import split_corpus  # noqa: E402
+from index.evaluation.runner import evaluate, load_collection  # noqa: E402
+from index.retrieval.embedder import Embedder, native_bfloat16  # noqa: E402
 
 
 def questions() -> list[str]:

@@ -10,7 +10,7 @@ Printed, in one run:
    BM25, MiniLM (all-MiniLM-L6-v2 with sentence scores and feedback, as the
    searcher ranks), the multilingual leg (Universal Sentence Encoder
    multilingual, whole-document cosine), and the fusion of BM25 and MiniLM
-   that English questions get (``citebot eval``'s pipeline, ``index.evaluation``).
+   that English questions get (``citebot eval``'s pipeline, ``index.evaluation.runner``).
    There is no second stage yet: the table says so rather than repeat a row.
 2. hit@1 / hit@3 and questions answered, through ``Engine.ask`` on the bundled
    corpus, for the seed questions, their Spanish versions, and the
@@ -42,16 +42,16 @@ import numpy as np  # noqa: E402
 from abstain_rates import language_of, load, question_sets, rate  # noqa: E402
 
 from index.config import Settings, load_settings  # noqa: E402
-from index.embedder import Embedder, EmbeddingCache, embed_with_cache  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.evaluation import (  # noqa: E402
+from index.evaluation.runner import (  # noqa: E402
     DEPTH,
     load_collection,
     prepare,
     rank_queries,
     score_runs,
 )
-from index.multilingual import UniversalSentenceEncoder  # noqa: E402
+from index.retrieval.embedder import Embedder, EmbeddingCache, embed_with_cache  # noqa: E402
+from index.retrieval.engine import Engine  # noqa: E402
+from index.retrieval.multilingual import UniversalSentenceEncoder  # noqa: E402
 
 COLLECTIONS = {"cranfield": "test", "cisi": "test", "scifact": "test"}
 

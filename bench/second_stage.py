@@ -3,7 +3,7 @@
     python bench/second_stage.py --data ../shared/data [--cache bench/results/quality]
 
 Both re-rank the fused candidates of ``citebot eval``'s pipeline (BM25 and
-MiniLM, ``index.evaluation``) and are kept only if they help on SciFact train:
+MiniLM, ``index.evaluation.runner``) and are kept only if they help on SciFact train:
 
 1. ``use a``: the multilingual leg (Universal Sentence Encoder) as a third
    voice, ``(1 - a) * z(fused) + a * z(USE cosine)`` over the candidates.
@@ -32,17 +32,17 @@ import bm25s  # noqa: E402
 import numpy as np  # noqa: E402
 
 from index.config import SearchSettings, load_settings  # noqa: E402
-from index.embedder import Embedder, EmbeddingCache, embed_with_cache  # noqa: E402
-from index.evaluation import (  # noqa: E402
+from index.evaluation.runner import (  # noqa: E402
     DEPTH,
     PreparedCollection,
     load_collection,
     prepare,
     score_runs,
 )
-from index.fusion import hybrid_rank, normalise  # noqa: E402
-from index.keyword import KeywordIndex  # noqa: E402
-from index.multilingual import UniversalSentenceEncoder  # noqa: E402
+from index.retrieval.embedder import Embedder, EmbeddingCache, embed_with_cache  # noqa: E402
+from index.retrieval.fusion import hybrid_rank, normalise  # noqa: E402
+from index.retrieval.keyword import KeywordIndex  # noqa: E402
+from index.retrieval.multilingual import UniversalSentenceEncoder  # noqa: E402
 
 SETS = (("scifact", "train"), ("scifact", "test"), ("cranfield", "test"), ("cisi", "test"))
 USE_WEIGHTS = (0.05, 0.1, 0.15, 0.2, 0.3)

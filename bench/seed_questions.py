@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from index.config import load_settings  # noqa: E402
-from index.engine import Engine  # noqa: E402
+from index.retrieval.engine import Engine  # noqa: E402
 
 
 def load_questions(path: Path) -> list[dict[str, object]]:

@@ -33,12 +33,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from corpus import BUNDLED_DIR  # noqa: E402
+from index.articles.documents import load_corpus  # noqa: E402
 from index.config import load_settings  # noqa: E402
-from index.documents import load_corpus  # noqa: E402
-from index.embedder import Embedder  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.indexer import update_index  # noqa: E402
-from index.store import IndexStore  # noqa: E402
+from index.retrieval.embedder import Embedder  # noqa: E402
+from index.retrieval.engine import Engine  # noqa: E402
+from index.retrieval.indexer import update_index  # noqa: E402
+from index.retrieval.store import IndexStore  # noqa: E402
 
 
 def warm_latency(engine: Engine, n: int) -> dict[str, float]:

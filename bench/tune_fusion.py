@@ -1,7 +1,7 @@
 """Which ranking choices help: a grid over the searcher's settings, chosen on SciFact train.
 
 Every configuration is a ``SearchSettings`` run through the library's own
-ranking (``index.evaluation.rank_queries``), so a row here is exactly what
+ranking (``index.evaluation.runner.rank_queries``), so a row here is exactly what
 ``citebot eval`` measures with that configuration. Options:
 
 * fusion: z-score, min-max, theoretical min-max or reciprocal-rank (k=60),
@@ -31,8 +31,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from index.config import SearchSettings, load_settings  # noqa: E402
-from index.embedder import Embedder, EmbeddingCache  # noqa: E402
-from index.evaluation import load_collection, prepare, rank_queries, score_runs  # noqa: E402
+from index.evaluation.runner import load_collection, prepare, rank_queries, score_runs  # noqa: E402
+from index.retrieval.embedder import Embedder, EmbeddingCache  # noqa: E402
 
 
 def main() -> None:

@@ -29,12 +29,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index.batching import Batcher
 from index.config import Settings
-from index.engine import Engine
 from index.errors import CitebotError, QuestionError
-from index.logstore import LogStore, NoLog, open_log
-from index.search import Answer
+from index.logs.store import LogStore, NoLog, open_log
+from index.retrieval.batching import Batcher
+from index.retrieval.engine import Engine
+from index.retrieval.search import Answer
 
 from .gate import Gate
 from .render import answer_embed, not_found, question_problem

@@ -9,7 +9,7 @@ person hammering the bot must not turn into bot traffic that delays them.
 
 "Busy" is said when the questions already admitted would keep a new one
 waiting longer than ``max_wait`` seconds, estimated from the measured time per
-question (``index.batching.Batcher.seconds_per_question``): with questions
+question (``index.retrieval.batching.Batcher.seconds_per_question``): with questions
 embedded in batches, a burst of dozens is answered in a second or two, so a
 fixed count of questions in flight would refuse work the bot can do.
 ``max_pending`` stays as a plain upper bound on questions in flight.

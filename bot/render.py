@@ -14,8 +14,8 @@ from urllib.parse import quote
 import discord
 
 from index.errors import QuestionError
-from index.questions import MAX_QUESTION_CHARS
-from index.search import Answer, Citation
+from index.retrieval.questions import MAX_QUESTION_CHARS
+from index.retrieval.search import Answer, Citation
 
 MESSAGE_LIMIT = 2000
 TITLE_LIMIT = 256

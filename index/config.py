@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from index.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -67,9 +67,9 @@ class SearchSettings:
     feedback: float = 0.2
     min_score: float = 0.31
     unknown_names: bool = True
-    """Decline a question naming something no article mentions (index.names)."""
+    """Decline a question naming something no article mentions (index.retrieval.names)."""
     multilingual: bool = True
-    """Answer questions in other languages with the multilingual leg (index.multilingual)."""
+    """Answer questions in other languages with the multilingual leg (retrieval.multilingual)."""
     multilingual_min_score: float = 0.17
     """The abstain threshold on the multilingual leg's cosine (its own scale)."""
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from index.config import ModelSettings, Settings, load_settings
-from index.embedder import Embedder
-from index.engine import Engine
+from index.retrieval.embedder import Embedder
+from index.retrieval.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

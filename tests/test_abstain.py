@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedder import Embedder
-from index.engine import Engine
+from index.retrieval.embedder import Embedder
+from index.retrieval.engine import Engine
 
 from .conftest import make_settings
 

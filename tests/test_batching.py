@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from index.batching import Batcher
-from index.embedder import choose_precision
-from index.engine import Engine
 from index.errors import QuestionError
-from index.search import Answer, Query
+from index.retrieval.batching import Batcher
+from index.retrieval.embedder import choose_precision
+from index.retrieval.engine import Engine
+from index.retrieval.search import Answer, Query
 
 pytestmark = pytest.mark.asyncio
 

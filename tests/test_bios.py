@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from index.documents import BIO, CONTENT, parse_document
-from index.embedder import Embedder
-from index.engine import Engine
-from index.extract import from_html, from_pdf, from_plain
-from index.fetch import fetch, policy_from
-from index.ingest import from_fetched
+from index.articles.documents import BIO, CONTENT, parse_document
+from index.articles.extract import from_html, from_pdf, from_plain
+from index.articles.fetch import fetch, policy_from
+from index.articles.ingest import from_fetched
+from index.retrieval.embedder import Embedder
+from index.retrieval.engine import Engine
 
 from .conftest import SMALL, make_settings
 from .pages import PAGES, make_pdf, page_server

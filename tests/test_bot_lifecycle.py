@@ -21,8 +21,8 @@ import pytest_asyncio
 
 from bot.app import EXIT_ACCESS, EXIT_INTENTS, EXIT_TOKEN, CitebotBot, OperatorError, serve
 from index.config import Settings
-from index.engine import Engine
-from index.logstore import LogStore
+from index.logs.store import LogStore
+from index.retrieval.engine import Engine
 
 from .discord_standin import Captured, DiscordStandin
 from .test_discord_bot import (  # noqa: F401

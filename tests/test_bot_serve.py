@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from index.engine import Engine
+from index.retrieval.engine import Engine
 
 from .conftest import ROOT
 from .discord_standin import DiscordStandin

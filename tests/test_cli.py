@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.store import IndexStore
+from index.retrieval.store import IndexStore
 
 LONG_QUESTION = "why " * 25_600  # 100 KB
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from index.articles.library import Library
 from index.config import load_settings
 from index.crashpoints import ENV as CRASH_ENV
 from index.crashpoints import POINTS
-from index.library import Library
-from index.store import IndexStore
+from index.retrieval.store import IndexStore
 
 from .conftest import cli_in_process
 from .pages import make_pdf, page_server

@@ -23,9 +23,9 @@ import yarl
 
 from bot.app import CitebotBot, Gate
 from index.config import Settings
-from index.embedder import Embedder
-from index.engine import Engine
-from index.logstore import LogStore
+from index.logs.store import LogStore
+from index.retrieval.embedder import Embedder
+from index.retrieval.engine import Engine
 
 from .conftest import make_settings
 from .discord_standin import EPHEMERAL, Captured, DiscordStandin

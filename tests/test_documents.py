@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from corpus import BUNDLED_DIR
-from index.documents import (
+from index.articles.documents import (
     ARTICLE,
     COMMENT,
     load_corpus,

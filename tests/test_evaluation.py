@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from index.config import SearchSettings
-from index.embedder import Embedder
 from index.errors import CollectionError
-from index.evaluation import evaluate, load_collection, mrr_at, ndcg_at, recall_at
+from index.evaluation.runner import evaluate, load_collection, mrr_at, ndcg_at, recall_at
+from index.retrieval.embedder import Embedder
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp import web
 
-from index.fetch import FetchError, FetchPolicy, blocked_reason, check_url, fetch
+from index.articles.fetch import FetchError, FetchPolicy, blocked_reason, check_url, fetch
 
 PAGE = b"<html><head><title>T</title></head><body><p>Hello</p></body></html>"
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from index.documents import load_corpus
-from index.embedder import Embedder, EmbeddingCache
-from index.engine import Engine
+from index.articles.documents import load_corpus
 from index.errors import IndexCorruptError, IndexFormatError
-from index.indexer import update_index
-from index.store import IndexStore
+from index.retrieval.embedder import Embedder, EmbeddingCache
+from index.retrieval.engine import Engine
+from index.retrieval.indexer import update_index
+from index.retrieval.store import IndexStore
 
 from .conftest import make_settings
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from index.extract import from_html
-from index.fetch import fetch, policy_from
+from index.articles.extract import from_html
+from index.articles.fetch import fetch, policy_from
 
 from .pages import page_server
 

@@ -6,7 +6,7 @@ import bm25s
 import numpy as np
 import Stemmer
 
-from index.keyword import KeywordIndex
+from index.retrieval.keyword import KeywordIndex
 
 TEXTS = [
     "The llamas of Peru carry loads across the plateau",

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from index.embedder import Embedder
-from index.engine import Engine
-from index.extract import Article, ExtractError, from_file, from_html, from_pdf, from_plain
-from index.fetch import fetch, policy_from
-from index.library import LibraryError
-from index.store import IndexStore
+from index.articles.extract import Article, ExtractError, from_file, from_html, from_pdf, from_plain
+from index.articles.fetch import fetch, policy_from
+from index.articles.library import LibraryError
+from index.retrieval.embedder import Embedder
+from index.retrieval.engine import Engine
+from index.retrieval.store import IndexStore
 
 from .pages import PAGES, REPORT_LINES, make_pdf, page_server
 

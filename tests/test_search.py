@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from index.engine import Engine
 from index.errors import QuestionError
-from index.questions import MAX_QUESTION_CHARS, clean_question
-from index.search import _overlaps
+from index.retrieval.engine import Engine
+from index.retrieval.questions import MAX_QUESTION_CHARS, clean_question
+from index.retrieval.search import _overlaps
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = [json.loads(line) for line in

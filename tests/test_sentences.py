@@ -1,6 +1,6 @@
 """Sentence boundaries: abbreviations, initials, quotes and unpunctuated line ends."""
 
-from index.sentences import sentence_spans, split_sentences
+from index.articles.sentences import sentence_spans, split_sentences
 
 
 def test_initials_and_abbreviations_do_not_end_sentences() -> None:

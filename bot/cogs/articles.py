@@ -1,7 +1,7 @@
 """Moderators: /article add, remove, list, show, and /stats.
 
 Everything here calls the same code as ``citebot add``/``remove``/``list``
-(``index.ingest``, ``Engine.add_async``/``remove_async``), with the server's
+(``index.articles.ingest``, ``Engine.add_async``/``remove_async``), with the server's
 id as the scope, so an article added in a server is cited only there. Rights
 are checked here, not left to ``default_member_permissions`` (which server
 admins can override): Manage Server, or a configured moderator role. Every
@@ -19,9 +19,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from index.articles.extract import Article, from_plain
+from index.articles.ingest import check_upload, from_upload, read_url
 from index.errors import CitebotError
-from index.extract import Article, from_plain
-from index.ingest import check_upload, from_upload, read_url
 
 from ..render import COLOUR, cut, fit_embed, notice, safe
 from .ask import paged_embed
@@ -220,7 +220,7 @@ class ArticlesCog(commands.Cog):
     @app_commands.guild_only()
     async def stats(self, interaction: discord.Interaction) -> None:
         """The log summary for this server, with its chart attached."""
-        from index.logreport import chart_png, render_stats
+        from index.logs.report import chart_png, render_stats
 
         if not await self._allowed(interaction, "stats", ""):
             return

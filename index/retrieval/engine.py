@@ -16,17 +16,17 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Settings
-from .documents import Document
-from .embedder import Embedder, EmbeddingCache, Progress
-from .errors import CitebotError, QuestionError
-from .extract import Article
-from .indexer import IndexReport, update_index
-from .library import Library
-from .logstore import CitationRecord, Recorder
-from .multilingual import LanguageGuesser, MultilingualVectors, load_multilingual
-from .search import GLOBAL_SCOPE, Answer, Query, Searcher
-from .store import IndexStore
+from index.articles.documents import Document
+from index.articles.extract import Article
+from index.articles.library import Library
+from index.config import Settings
+from index.errors import CitebotError, QuestionError
+from index.logs.store import CitationRecord, Recorder
+from index.retrieval.embedder import Embedder, EmbeddingCache, Progress
+from index.retrieval.indexer import IndexReport, update_index
+from index.retrieval.multilingual import LanguageGuesser, MultilingualVectors, load_multilingual
+from index.retrieval.search import GLOBAL_SCOPE, Answer, Query, Searcher
+from index.retrieval.store import IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Engine:
     def ask_many(self, queries: Sequence[Query]) -> list[Answer | QuestionError]:
         """Answer several questions with one model call (see ``Searcher.search_many``).
 
-        Blocking, like ``ask``: the bot reaches it through ``index.batching.Batcher``,
+        Blocking, like ``ask``: the bot reaches it through ``index.retrieval.batching.Batcher``,
         which runs it in a worker thread for the questions that arrived together.
         """
         with self.lock:

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 
-from .search import GLOBAL_SCOPE, Answer, Query
+from index.retrieval.search import GLOBAL_SCOPE, Answer, Query
 
 log = logging.getLogger(__name__)
 

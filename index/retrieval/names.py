@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from .live import LiveIndex
-from .parts import fold
+from index.retrieval.live import LiveIndex
+from index.retrieval.parts import fold
 
 CAPITALISED_NOUNS = frozenset({"de"})
 """Languages that capitalise every noun, where a capital letter does not mark a name."""

@@ -39,11 +39,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from . import atomic
-from .crashpoints import crash_point
-from .errors import IndexCorruptError, IndexFormatError
-from .live import LiveIndex, Origin
-from .passages import Passage
+from index import atomic
+from index.articles.passages import Passage
+from index.crashpoints import crash_point
+from index.errors import IndexCorruptError, IndexFormatError
+from index.retrieval.live import LiveIndex, Origin
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,17 @@ import dataclasses
 import tempfile
 from pathlib import Path, PurePath
 
-from .config import IngestSettings
-from .extract import Article, ExtractError, decode_text, from_file, from_html, from_pdf, from_plain
-from .fetch import Fetched, fetch, policy_from
+from index.articles.extract import (
+    Article,
+    ExtractError,
+    decode_text,
+    from_file,
+    from_html,
+    from_pdf,
+    from_plain,
+)
+from index.articles.fetch import Fetched, fetch, policy_from
+from index.config import IngestSettings
 
 READABLE = (".pdf", ".html", ".htm", ".txt", ".md", ".markdown", ".text")
 

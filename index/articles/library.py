@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from . import atomic
-from .config import Settings
-from .crashpoints import crash_point
-from .documents import Document, load_corpus, load_document, render_document
-from .errors import CitebotError
-from .extract import Article
+from index import atomic
+from index.articles.documents import Document, load_corpus, load_document, render_document
+from index.articles.extract import Article
+from index.config import Settings
+from index.crashpoints import crash_point
+from index.errors import CitebotError
 
 GLOBAL_FOLDER = "_global"
 _SCOPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

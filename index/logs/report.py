@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from .config import Settings
-from .errors import CitebotError
-from .logstore import LogStore, Stats, parse_since
+from index.config import Settings
+from index.errors import CitebotError
+from index.logs.store import LogStore, Stats, parse_since
 
 CSV_FIELDS = (
     "id", "asked_at", "guild", "channel", "thread", "user", "mode", "answered", "latency_ms",

@@ -18,13 +18,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .config import Settings
-from .documents import Document
-from .embedder import Embedder, EmbeddingCache, Progress, embed_with_cache
-from .errors import IndexCorruptError, IndexFormatError
-from .live import LiveIndex, Origin
-from .passages import Passage, split_corpus
-from .store import FORMAT_VERSION, IndexData, IndexStore, Manifest
+from index.articles.documents import Document
+from index.articles.passages import Passage, split_corpus
+from index.config import Settings
+from index.errors import IndexCorruptError, IndexFormatError
+from index.retrieval.embedder import Embedder, EmbeddingCache, Progress, embed_with_cache
+from index.retrieval.live import LiveIndex, Origin
+from index.retrieval.store import FORMAT_VERSION, IndexData, IndexStore, Manifest
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from .keyword import KeywordIndex
-from .passages import Passage
+from index.articles.passages import Passage
+from index.retrieval.keyword import KeywordIndex
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from .config import LogSettings
-from .errors import CitebotError
+from index.config import LogSettings
+from index.errors import CitebotError
 
 log = logging.getLogger(__name__)
 

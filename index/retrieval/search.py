@@ -16,16 +16,16 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from .config import SearchSettings
-from .embedder import Embedder
-from .errors import QuestionError
-from .fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
-from .multilingual import LanguageGuesser, MultilingualVectors
-from .names import NameCheck
-from .parts import PartFilter
-from .passages import BIO, Passage
-from .questions import clean_question
-from .store import IndexData
+from index.articles.passages import BIO, Passage
+from index.config import SearchSettings
+from index.errors import QuestionError
+from index.retrieval.embedder import Embedder
+from index.retrieval.fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
+from index.retrieval.multilingual import LanguageGuesser, MultilingualVectors
+from index.retrieval.names import NameCheck
+from index.retrieval.parts import PartFilter
+from index.retrieval.questions import clean_question
+from index.retrieval.store import IndexData
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class Searcher:
         """Answer several questions with one model call, each as ``search`` would alone.
 
         A model call has a large fixed cost, so questions asked at about the same
-        moment are far cheaper embedded together (see ``index.batching``). The
+        moment are far cheaper embedded together (see ``index.retrieval.batching``). The
         citations are those of ``search``; a score may differ in its last float32
         bit, or in its third digit with bfloat16 products (a batch pads questions
         to a common length). A question that cannot be
@@ -247,7 +247,7 @@ class Searcher:
     def _rank(self, text: str, query: np.ndarray, k: int, scopes: Collection[str]) -> Answer:
         """The citations for one cleaned question, given its vector."""
         live = self.data.live
-        # An author bio is a candidate only for a question about its author (index.parts).
+        # An author bio is a candidate only for a question about its author (index.retrieval.parts).
         allowed = live.allowed(scopes) & self.parts.admitted(live, text)
         if not allowed.any():
             return Answer(text, False, ())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from .errors import QuestionError
+from index.errors import QuestionError
 
 MAX_QUESTION_CHARS = 1000
 # Control, format, surrogate and private-use characters: never part of a question.

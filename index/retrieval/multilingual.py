@@ -27,8 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .embedder import EmbeddingCache, Progress, embed_with_cache
-from .live import LiveIndex
+from index.retrieval.embedder import EmbeddingCache, Progress, embed_with_cache
+from index.retrieval.live import LiveIndex
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .documents import ARTICLE, BIO, CONTENT, Document, Paragraph, Section
-from .sentences import sentence_spans
+from index.articles.documents import ARTICLE, BIO, CONTENT, Document, Paragraph, Section
+from index.articles.sentences import sentence_spans
 
 log = logging.getLogger(__name__)
 

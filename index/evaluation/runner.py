@@ -36,12 +36,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .config import SearchSettings
-from .embedder import Embedder, EmbeddingCache, Progress, embed_with_cache
-from .errors import CollectionError
-from .fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
-from .keyword import KeywordIndex
-from .sentences import split_sentences
+from index.articles.sentences import split_sentences
+from index.config import SearchSettings
+from index.errors import CollectionError
+from index.retrieval.embedder import Embedder, EmbeddingCache, Progress, embed_with_cache
+from index.retrieval.fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
+from index.retrieval.keyword import KeywordIndex
 
 log = logging.getLogger(__name__)
 

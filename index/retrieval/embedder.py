@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ModelSettings
-from .errors import ModelError
+from index.config import ModelSettings
+from index.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from .errors import CitebotError
+from index.errors import CitebotError
 
 log = logging.getLogger(__name__)
 

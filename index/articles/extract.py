@@ -8,7 +8,7 @@ includes ``comment``, its author in ``fn``/``author``/``username``/``cite``, its
 text in ``comment-content``/``comment-body`` or its paragraphs.
 
 A closing author bio is kept apart from the article's text and stored marked
-(``## About the author``, see ``index.documents``), so it is cited only for
+(``## About the author``, see ``index.articles.documents``), so it is cited only for
 questions about its author. It is recognised, in this order:
 
 1. in a page, an element whose class or id names an author bio (``author-bio``,
@@ -33,8 +33,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .documents import BIO, BIO_HEADING, CONTENT, load_document
-from .errors import CitebotError
+from index.articles.documents import BIO, BIO_HEADING, CONTENT, load_document
+from index.errors import CitebotError
 
 log = logging.getLogger(__name__)
 

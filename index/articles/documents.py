@@ -38,7 +38,7 @@ the author's bio (``Paragraph.part == BIO``)::
 
     W.T. Whitney Jr. is a political journalist ...
 
-A bio is cited only for a question about its author (see ``index.parts``). A
+A bio is cited only for a question about its author (see ``index.retrieval.parts``). A
 comment's signature stays header metadata and is never indexed. The heading is
 not a paragraph; bio paragraphs are numbered on from the content's.
 """
@@ -55,7 +55,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import CorpusError
+from index.errors import CorpusError
 
 ARTICLE = "article"
 COMMENT = "comment"

@@ -18,8 +18,8 @@ import unicodedata
 
 import numpy as np
 
-from .documents import BIO
-from .live import LiveIndex
+from index.articles.documents import BIO
+from index.retrieval.live import LiveIndex
 
 _ASKS_ABOUT_AUTHOR = re.compile(
     r"\b(authors?|autor(a|es)?|writers?|escritor(a|es)?|wrote|written by|escribio|"
