@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from index.config import LogSettings, load_settings  # noqa: E402
-from index.logs.store import CitationRecord, LogStore, NoLog, Recorder  # noqa: E402
+from index.logs.store import CitationRecord, LogStore, NoLog, Recorder, record_answer  # noqa: E402
 from index.retrieval.engine import Engine  # noqa: E402
 
 QUESTIONS = [
@@ -73,7 +73,8 @@ async def burst(engine: Engine, logs: Recorder, size: int) -> dict[str, object]:
         question = QUESTIONS[n % len(QUESTIONS)]
         answer = await asyncio.to_thread(engine.ask, question)
         before = time.perf_counter()
-        engine.record(logs, answer, (before - start) * 1000, "slash", guild="g", user=str(n))
+        record_answer(logs, answer, (before - start) * 1000, "slash", model=engine.embedder.name,
+                      index_version=engine.index_version, guild="g", user=str(n))
         log_calls.append((time.perf_counter() - before) * 1e6)
         return (time.perf_counter() - start) * 1000
 

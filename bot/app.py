@@ -31,10 +31,8 @@ from discord.ext import commands
 
 from index.config import Settings
 from index.errors import CitebotError, QuestionError
-from index.logs.store import LogStore, NoLog, open_log
-from index.retrieval.batching import Batcher
-from index.retrieval.engine import Engine
-from index.retrieval.search import Answer
+from index.logs import LogStore, NoLog, open_log, record_answer
+from index.retrieval import Answer, Batcher, Engine
 
 from .gate import Gate
 from .render import answer_embed, not_found, question_problem
@@ -212,8 +210,9 @@ class CitebotBot(commands.AutoShardedBot):
         # remember() with the message id marks it answered, so an answer that is never
         # sent (a failed send, a crash, a shutdown that ran out of time) never counts.
         shown_answer = Answer(answer.question, False, tuple(citations))
-        question_id = self.engine.record(
-            self.logs, shown_answer, latency, mode, guild=scope, channel=str(channel_id or ""),
+        question_id = record_answer(
+            self.logs, shown_answer, latency, mode, model=self.engine.embedder.name,
+            index_version=self.engine.index_version, guild=scope, channel=str(channel_id or ""),
             thread=str(thread_id or ""), user=str(user_id), parent_id=parent_id)
         asked = Asked(question_id, answer.question, scope)
         self.remember(asked)

@@ -13,9 +13,8 @@ from urllib.parse import quote
 
 import discord
 
-from index.errors import QuestionError
-from index.retrieval.questions import MAX_QUESTION_CHARS
-from index.retrieval.search import Answer, Citation
+from index.errors import EmptyQuestionError, QuestionError
+from index.retrieval import MAX_QUESTION_CHARS, Answer, Citation
 
 MESSAGE_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -157,7 +156,7 @@ def notice(text: str, title: str = "") -> discord.Embed:
 
 def question_problem(exc: QuestionError) -> str:
     """A polite reply to a question that cannot be asked (empty or too long)."""
-    if "empty" in str(exc):
+    if isinstance(exc, EmptyQuestionError):
         return "Your question is empty: ask me something about the articles."
     return (f"Your question is too long for me: please keep it under {MAX_QUESTION_CHARS} "
             "characters.")

@@ -22,12 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from index.config import Settings, load_settings
-from index.errors import CitebotError, QuestionError
+from index.errors import (
+    CitebotError,
+    MissingTitleError,
+    NearDuplicateError,
+    QuestionError,
+    UnknownArticleError,
+)
 
 if TYPE_CHECKING:
-    from index.logs.store import Recorder
-    from index.retrieval.engine import Engine
-    from index.retrieval.search import Answer
+    from index.logs import Recorder
+    from index.retrieval import Answer, Engine
 
 log = logging.getLogger("citebot")
 
@@ -131,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
         return int(args.handler(args, settings) or 0)
     except CitebotError as exc:
-        print(f"citebot: error: {exc}", file=sys.stderr)
+        print(f"citebot: error: {exc}{_hint(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("citebot: interrupted", file=sys.stderr)
@@ -158,7 +163,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot ask``: answer one question, or one per line of standard input."""
     if args.top_k is not None and not 1 <= args.top_k <= 50:
         raise CitebotError("--top-k must be between 1 and 50")
-    from index.articles.library import check_scope
+    from index.articles import check_scope
 
     scopes = ("", check_scope(args.scope))
     from_stdin = args.question == ["-"]
@@ -173,7 +178,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 async def _ask_all(args: argparse.Namespace, settings: Settings, engine: Engine,
                    scopes: tuple[str, ...], from_stdin: bool) -> int:
     """Answer and log each question; SIGTERM stops after flushing the log."""
-    from index.logs.store import NoLog, open_log
+    from index.logs import NoLog, open_log
 
     logs = NoLog() if args.no_log else await open_log(settings.logs, settings.log_path)
     loop = asyncio.get_running_loop()
@@ -206,6 +211,8 @@ async def _ask_all(args: argparse.Namespace, settings: Settings, engine: Engine,
 
 async def _ask_one(raw: str, args: argparse.Namespace, engine: Engine,
                    scopes: tuple[str, ...], logs: Recorder, single: bool) -> None:
+    from index.logs import record_answer
+
     start = time.perf_counter()
     try:
         answer = await asyncio.to_thread(engine.ask, raw, args.top_k, scopes)
@@ -218,7 +225,8 @@ async def _ask_one(raw: str, args: argparse.Namespace, engine: Engine,
             print(f"citebot: {exc}\n")
         sys.stdout.flush()
         return
-    engine.record(logs, answer, (time.perf_counter() - start) * 1000, "command_line",
+    record_answer(logs, answer, (time.perf_counter() - start) * 1000, "command_line",
+                  model=engine.embedder.name, index_version=engine.index_version,
                   guild=args.scope)
     if args.json:
         _print_json(answer.to_json())
@@ -270,6 +278,17 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _hint(exc: CitebotError) -> str:
+    """How to get past a refusal on the command line (the library names no flags)."""
+    if isinstance(exc, NearDuplicateError):
+        return "; add --force to add it anyway"
+    if isinstance(exc, MissingTitleError):
+        return ' with --title "..."'
+    if isinstance(exc, UnknownArticleError):
+        return " (`citebot list`)"
+    return ""
+
+
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot add``: read the source, refuse duplicates, store it and index its passages.
 
@@ -289,7 +308,7 @@ def _log_moderation(settings: Settings, action: str, result: str, target: str, d
     """Record a moderation action from the command line (by the local user)."""
     import getpass
 
-    from index.logs.store import open_log
+    from index.logs import open_log
 
     async def record() -> None:
         logs = await open_log(settings.logs, settings.log_path)
@@ -303,8 +322,7 @@ def _log_moderation(settings: Settings, action: str, result: str, target: str, d
 def _add(args: argparse.Namespace, settings: Settings) -> str:
     import dataclasses
 
-    from index.articles.extract import from_file, from_plain
-    from index.articles.library import check_scope
+    from index.articles import check_scope, from_file, from_plain
 
     scope = check_scope(args.scope)
     source = args.source
@@ -313,7 +331,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> str:
             raise CitebotError("pasted text needs a title: add --title \"...\"")
         article = from_plain(sys.stdin.read())
     elif "://" in source or source.split(":", 1)[0].lower() in ("javascript", "data", "mailto"):
-        from index.articles.ingest import read_url
+        from index.articles import read_url
 
         article = asyncio.run(read_url(source, settings.ingest))
     else:
@@ -334,7 +352,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> str:
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot list``: the articles, bundled and added, with their ids and scopes."""
-    from index.articles.library import Library, check_scope
+    from index.articles import Library, check_scope
 
     scope = None if args.scope is None else check_scope(args.scope)
     articles = Library(settings).info(scope)
@@ -350,7 +368,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot remove``: delete an added article from the corpus and the index (logged)."""
-    from index.articles.library import check_scope
+    from index.articles import check_scope
 
     try:
         scope = None if args.scope is None else check_scope(args.scope)
@@ -378,9 +396,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot eval``: BM25, dense and fused quality on a judged collection."""
-    from index.evaluation.runner import evaluate, load_collection
-    from index.retrieval.embedder import Embedder, EmbeddingCache
-    from index.retrieval.engine import prepare_data_dir
+    from index.evaluation import evaluate, load_collection
+    from index.retrieval import Embedder, EmbeddingCache, prepare_data_dir
 
     collection = load_collection(Path(args.collection), args.split)
     data_dir = prepare_data_dir(settings.data_dir)
@@ -406,7 +423,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_logs_export(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot logs export``: every logged question as JSON lines or CSV."""
-    from index.logs.report import export
+    from index.logs import export
 
     return asyncio.run(export(settings, args.format, args.since or "", args.guild or "",
                               args.output))
@@ -414,7 +431,7 @@ def cmd_logs_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_logs_stats(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot logs stats``: the summary, optionally as JSON and as a chart."""
-    from index.logs.report import plot, read_stats, render_stats
+    from index.logs import plot, read_stats, render_stats
 
     stats = asyncio.run(read_stats(settings, args.since or "", args.guild or ""))
     if args.json:
@@ -429,7 +446,7 @@ def cmd_logs_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_logs_forget(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot logs forget``: delete every row about one user."""
-    from index.logs.report import forget
+    from index.logs import forget
 
     removed = asyncio.run(forget(settings, args.user))
     print(f"deleted {removed} rows about user {args.user[:40]}")
@@ -438,7 +455,7 @@ def cmd_logs_forget(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_logs_purge(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot logs purge``: delete rows older than the retention period."""
-    from index.logs.report import purge
+    from index.logs import purge
 
     days = args.days if args.days is not None else settings.logs.retention_days
     if days <= 0:
@@ -450,7 +467,7 @@ def cmd_logs_purge(args: argparse.Namespace, settings: Settings) -> int:
 
 def _open_engine(settings: Settings, quiet: bool = False) -> Engine:
     """Load the model and bring the index up to date, with a progress bar."""
-    from index.retrieval.engine import Engine
+    from index.retrieval import Engine
 
     with _progress_bar("embedding passages") as progress:
         engine = Engine.open(settings, progress)

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 from aiohttp import web
 
-from index.articles.fetch import FetchError, FetchPolicy, blocked_reason, check_url, fetch
+from index.articles.fetch import FetchPolicy, blocked_reason, check_url, fetch
+from index.errors import FetchError
 
 PAGE = b"<html><head><title>T</title></head><body><p>Hello</p></body></html>"
 

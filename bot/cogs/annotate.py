@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from index.errors import QuestionError
-from index.retrieval.questions import MAX_QUESTION_CHARS
+from index.retrieval import MAX_QUESTION_CHARS
 
 from ..annotations import FILE_NAME, AnnotatedChannels
 from ..render import cut, one_line, with_quoted_message

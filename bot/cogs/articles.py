@@ -19,9 +19,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index.articles.extract import Article, from_plain
-from index.articles.ingest import check_upload, from_upload, read_url
-from index.errors import CitebotError
+from index.articles import Article, check_upload, from_plain, from_upload, read_url
+from index.errors import CitebotError, MissingTitleError, NearDuplicateError
 
 from ..render import COLOUR, cut, fit_embed, notice, safe
 from .ask import paged_embed
@@ -108,7 +107,7 @@ class ArticlesCog(commands.Cog):
                 article = dataclasses.replace(article, author=author)
             doc, report = await self.bot.engine.add_async(article, scope, force)
         except CitebotError as exc:
-            await self._refused(interaction, "add", target, str(exc), deferred=True)
+            await self._refused(interaction, "add", target, f"{exc}{_hint(exc)}", deferred=True)
             return
         self.bot.logs.moderation("add", "done", user=str(interaction.user.id), guild=scope,
                                  target=target, doc_id=doc.doc_id,
@@ -220,7 +219,7 @@ class ArticlesCog(commands.Cog):
     @app_commands.guild_only()
     async def stats(self, interaction: discord.Interaction) -> None:
         """The log summary for this server, with its chart attached."""
-        from index.logs.report import chart_png, render_stats
+        from index.logs import chart_png, render_stats
 
         if not await self._allowed(interaction, "stats", ""):
             return
@@ -239,3 +238,12 @@ class ArticlesCog(commands.Cog):
         embed.set_image(url="attachment://stats.png")
         await interaction.followup.send(embed=fit_embed(embed), ephemeral=True,
                                         file=discord.File(io.BytesIO(chart), "stats.png"))
+
+
+def _hint(exc: CitebotError) -> str:
+    """How a moderator gets past a refusal with /article add's own options."""
+    if isinstance(exc, NearDuplicateError):
+        return "; set `force` to True to add it anyway"
+    if isinstance(exc, MissingTitleError):
+        return " with the `title` option"
+    return ""

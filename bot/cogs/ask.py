@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index.retrieval.questions import MAX_QUESTION_CHARS
+from index.retrieval import MAX_QUESTION_CHARS
 
 from ..once import OncePer
 from ..render import cut, notice, one_line, safe, with_quoted_message

@@ -34,13 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.articles.documents import BIO, BIO_HEADING, CONTENT, load_document
-from index.errors import CitebotError
+from index.errors import ExtractError
 
 log = logging.getLogger(__name__)
 
-
-class ExtractError(CitebotError):
-    """Nothing usable could be read from the source."""
 
 
 @dataclass(frozen=True)

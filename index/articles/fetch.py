@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from index.errors import CitebotError
+from index.errors import FetchError
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,6 @@ ACCEPTED_TYPES = {
     "application/pdf": "pdf",
 }
 
-
-class FetchError(CitebotError):
-    """A URL that cannot or must not be fetched; the message says which rule refused it."""
 
 
 @dataclass(frozen=True)

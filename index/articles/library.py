@@ -28,15 +28,17 @@ from index.articles.documents import Document, load_corpus, load_document, rende
 from index.articles.extract import Article
 from index.config import Settings
 from index.crashpoints import crash_point
-from index.errors import CitebotError
+from index.errors import (
+    LibraryError,
+    MissingTitleError,
+    NearDuplicateError,
+    UnknownArticleError,
+)
 
 GLOBAL_FOLDER = "_global"
 _SCOPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MIN_CHARACTERS = 50
 
-
-class LibraryError(CitebotError):
-    """An add or remove that is refused; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ class Library:
         check_scope(scope)
         title = " ".join(article.title.split())
         if not title:
-            raise LibraryError("the article has no title; give one with --title")
+            raise MissingTitleError("the article has no title; give it one")
         if article.text_size() < MIN_CHARACTERS:
             raise LibraryError(
                 f"the source holds too little text to cite ({article.text_size()} characters)"
@@ -215,7 +217,8 @@ class Library:
         doc = next((d for d in self.snapshot() if d.doc_id == doc_id), None)
         # Another scope's article does not exist as far as this scope can tell.
         if doc is None or (scope is not None and self.is_added(doc) and doc.scope != scope):
-            raise LibraryError(f"no article with id '{doc_id[:100]}'; `citebot list` shows the ids")
+            raise UnknownArticleError(
+                f"no article with id '{doc_id[:100]}'; the list of articles shows the ids")
         if not self.is_added(doc) or doc.path is None:
             raise LibraryError(
                 f"'{doc_id}' is part of the bundled or configured corpus and cannot be removed here"
@@ -242,9 +245,9 @@ class Library:
             if new and not force:
                 shared = len(new & keys.paragraphs) / len(new)
                 if shared >= self.settings.ingest.near_duplicate:
-                    raise LibraryError(
+                    raise NearDuplicateError(
                         f"{shared:.0%} of its paragraphs are already in '{doc.doc_id}' "
-                        f"({doc.title}); add --force to add it anyway"
+                        f"({doc.title})"
                     )
 
 

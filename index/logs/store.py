@@ -39,12 +39,15 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiosqlite
 
 from index.config import LogSettings
-from index.errors import CitebotError
+from index.errors import LogStoreError
+
+if TYPE_CHECKING:
+    from index.retrieval import Answer
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +122,6 @@ MIGRATIONS: tuple[str, ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-
-class LogStoreError(CitebotError):
-    """The log database cannot be used; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -629,6 +629,20 @@ class Recorder(Protocol):
     async def close(self) -> None: ...
 
 
+def record_answer(logs: Recorder, answer: Answer, latency_ms: float, mode: str, *,
+                  model: str, index_version: str, **where: str) -> str:
+    """Log a question with its citations (through the queue) and return its log id.
+
+    Kept out of retrieval: the callers (the command line, the bot) decide what is
+    logged and when; ``where`` holds guild, channel, thread, user, parent_id, message_id.
+    """
+    citations = [CitationRecord(c.rank, c.passage.passage_id, c.passage.doc_id, c.score)
+                 for c in answer.results]
+    return logs.question(answer.question, mode=mode, answered=answer.answered,
+                         latency_ms=latency_ms, citations=citations, model=model,
+                         index_version=index_version, **where)
+
+
 class NoLog:
     """Stands in for the log when it is off or unusable: records nothing, costs nothing."""
 
@@ -701,7 +715,7 @@ def parse_since(value: str) -> str:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise LogStoreError(
-            f"'{value[:40]}' is not a date; use YYYY-MM-DD, e.g. --since 2026-01-31") from None
+            f"'{value[:40]}' is not a date; use YYYY-MM-DD, e.g. 2026-01-31") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -21,7 +21,6 @@ from index.articles.extract import Article
 from index.articles.library import Library
 from index.config import Settings
 from index.errors import CitebotError, QuestionError
-from index.logs.store import CitationRecord, Recorder
 from index.retrieval.embedder import Embedder, EmbeddingCache, Progress
 from index.retrieval.indexer import IndexReport, update_index
 from index.retrieval.multilingual import LanguageGuesser, MultilingualVectors, load_multilingual
@@ -107,18 +106,6 @@ class Engine:
     def index_version(self) -> str:
         """A short name of the index state (its corpus fingerprint), for the log."""
         return self.searcher.data.manifest.corpus_fingerprint[:12]
-
-    def record(self, logs: Recorder, answer: Answer, latency_ms: float, mode: str,
-               **where: str) -> str:
-        """Log a question with its citations (through the queue) and return its log id.
-
-        ``where`` holds guild, channel, thread, user, parent_id, message_id.
-        """
-        citations = [CitationRecord(c.rank, c.passage.passage_id, c.passage.doc_id, c.score)
-                     for c in answer.results]
-        return logs.question(answer.question, mode=mode, answered=answer.answered,
-                             latency_ms=latency_ms, citations=citations,
-                             model=self.embedder.name, index_version=self.index_version, **where)
 
     def refresh(self, progress: Progress | None = None) -> IndexReport:
         """Bring the index in line with the corpus files (after an add or remove)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from index.errors import QuestionError
+from index.errors import EmptyQuestionError, QuestionTooLongError
 
 MAX_QUESTION_CHARS = 1000
 # Control, format, surrogate and private-use characters: never part of a question.
@@ -21,11 +21,11 @@ def clean_question(raw: str) -> str:
     text = "".join(" " if unicodedata.category(ch) in _INVISIBLE else ch for ch in text)
     text = " ".join(text.split())
     if not text:
-        raise QuestionError(
+        raise EmptyQuestionError(
             'the question is empty: ask something, e.g. "Why are people protesting in Peru?"'
         )
     if len(text) > MAX_QUESTION_CHARS:
-        raise QuestionError(
+        raise QuestionTooLongError(
             f"the question is {len(text):,} characters long; please ask in at most "
             f"{MAX_QUESTION_CHARS:,} characters"
         )
