@@ -69,7 +69,7 @@ def throughput(embedder: Embedder, settings, copies: int, tmp: Path) -> dict[str
     start = time.perf_counter()
     data, report = update_index(IndexStore(tmp / "data"), docs, embedder, None, settings)
     seconds = time.perf_counter() - start
-    sentences = data.sentence_vectors.ntotal
+    sentences = data.live.sentence_vectors.size()
     return {"indexed_passages": report.total, "indexed_sentences": int(sentences),
             "index_seconds": round(seconds, 1),
             "passages_per_second": round(report.total / seconds, 1)}

@@ -33,12 +33,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from index.articles.sentences import split_sentences
 from index.config import SearchSettings
 from index.errors import CollectionError
+from index.retrieval.ann import FlatIndex
+from index.retrieval.dense import mix, run_maxima
 from index.retrieval.embedder import Embedder, EmbeddingCache, Progress, embed_with_cache
 from index.retrieval.fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
 from index.retrieval.keyword import KeywordIndex
@@ -237,7 +238,7 @@ class PreparedCollection:
 
     collection: Collection
     vectors: np.ndarray
-    index: faiss.Index
+    index: FlatIndex
     sentence_vectors: np.ndarray
     sentence_owner: np.ndarray
     keyword: KeywordIndex
@@ -270,8 +271,8 @@ class PreparedCollection:
             # Sentences are stored document by document, so each document's run is contiguous.
             owners, starts = np.unique(self.sentence_owner, return_index=True)
             sims = queries @ self.sentence_vectors.T
-            best[:, owners] = np.maximum.reduceat(sims, starts, axis=1)
-        return (1 - sentence_weight) * whole + sentence_weight * best
+            best[:, owners] = run_maxima(sims, starts)
+        return mix(whole, best, sentence_weight)
 
 
 def prepare(
@@ -290,8 +291,7 @@ def prepare(
         owner.extend([i] * len(parts))
     matrix = embed_with_cache(embedder, cache, texts + sentences, progress)
     vectors = matrix[: len(texts)]
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
+    index = FlatIndex.from_vectors(vectors)
     keyword = KeywordIndex(texts)
     qids = list(collection.queries)
     qvecs = embedder.encode([collection.queries[q] for q in qids]) if qids else np.zeros((0, 1))

@@ -216,8 +216,8 @@ def _compact(store: IndexStore, data: IndexData) -> IndexData:
     positions = [position for position, _ in live.live_passages()]
     passages = [live.passages[i] for i in positions]
     rows = [r for i in positions for r in live.sentence_rows(i)]
-    vectors = live.matrix()[positions]
-    sentence_vectors = live.sentence_matrix()[rows]
+    vectors = live.vectors.vectors(np.asarray(positions, dtype=np.int64))
+    sentence_vectors = live.sentence_vectors.vectors(np.asarray(rows, dtype=np.int64))
     segment = store.write_segment(passages, vectors, sentence_vectors)
     manifest = store.publish(replace(data.manifest, count=len(passages), segments=(segment,),
                                      deleted={}))

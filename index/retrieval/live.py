@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 
 from index.articles.passages import Passage
+from index.retrieval.ann import FlatIndex, VectorIndex
 from index.retrieval.keyword import KeywordIndex
 
 
@@ -68,8 +68,8 @@ class LiveIndex:
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
-        self.vectors = faiss.IndexFlatIP(dim)
-        self.sentence_vectors = faiss.IndexFlatIP(dim)
+        self.vectors: VectorIndex = FlatIndex(dim)
+        self.sentence_vectors: VectorIndex = FlatIndex(dim)
         self.keyword = KeywordIndex()
         self.passages: list[Passage] = []
         self.origins: list[Origin] = []
@@ -96,10 +96,9 @@ class LiveIndex:
         if not passages:
             return
         start = len(self.passages)
-        first_sentence = self.sentence_vectors.ntotal
-        self.vectors.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        if len(sentence_vectors):
-            self.sentence_vectors.add(np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+        first_sentence = self.sentence_vectors.size()
+        self.vectors.add(vectors)
+        self.sentence_vectors.add(sentence_vectors)
         counts = [len(p.sentences) for p in passages]
         starts = first_sentence + np.concatenate([[0], np.cumsum(counts)[:-1]])
         self.sentence_start.extend(starts)
@@ -120,6 +119,8 @@ class LiveIndex:
         if not positions:
             return
         self.alive.values[positions] = False
+        self.vectors.remove(positions)
+        self.sentence_vectors.remove([r for p in positions for r in self.sentence_rows(p)])
         self.keyword.retire(positions)
         for position in positions:
             rows = self.by_doc[self.passages[position].doc_id]
@@ -145,24 +146,8 @@ class LiveIndex:
     def _code(self, scope: str) -> int:
         return self._scope_code.setdefault(scope, len(self._scope_code))
 
-    def matrix(self) -> np.ndarray:
-        """The passage vectors as a read-only view (valid until the next add)."""
-        return _view(self.vectors)
-
-    def sentence_matrix(self) -> np.ndarray:
-        """The sentence vectors as a read-only view (valid until the next add)."""
-        return _view(self.sentence_vectors)
-
     def sentence_rows(self, position: int) -> range:
         """The sentence rows of one passage."""
         first = int(self.sentence_start.values[position])
         return range(first, first + len(self.passages[position].sentences))
 
-
-def _view(index: faiss.IndexFlat) -> np.ndarray:
-    if not index.ntotal:
-        return np.zeros((0, index.d), dtype=np.float32)
-    flat = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d)
-    view = np.asarray(flat).reshape(index.ntotal, index.d)
-    view.flags.writeable = False
-    return view

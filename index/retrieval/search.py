@@ -13,12 +13,12 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 
 from index.articles.passages import BIO, Passage
 from index.config import SearchSettings
 from index.errors import QuestionError
+from index.retrieval.dense import mix, run_maxima
 from index.retrieval.embedder import Embedder
 from index.retrieval.fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
 from index.retrieval.multilingual import LanguageGuesser, MultilingualVectors
@@ -252,7 +252,6 @@ class Searcher:
         if not allowed.any():
             return Answer(text, False, ())
         keyword = np.where(allowed, live.keyword.scores(text), -np.inf)
-        vectors = live.matrix()
         best_sentence: dict[int, int] = {}
         similarity: dict[int, float] = {}
 
@@ -263,7 +262,7 @@ class Searcher:
             best_sentence.update(zip(positions.tolist(), best, strict=True))
             similarity.update(zip(positions.tolist(), scores.tolist(), strict=True))
             top = positions[np.argsort(-scores)[:FEEDBACK_DEPTH]]
-            moved = feedback_query(query, vectors[top], self.settings.feedback)
+            moved = feedback_query(query, live.vectors.vectors(top), self.settings.feedback)
             return scores if moved is query else self._dense_scores(moved, positions)[0]
 
         ranked, fused, _ = hybrid_rank(
@@ -300,7 +299,7 @@ class Searcher:
         """
         beta = self.settings.sentence_weight
         live = self.data.live
-        own = live.matrix()[positions] @ query
+        own = live.vectors.vectors(positions) @ query
         scores = own.astype(np.float64)
         best = np.zeros(len(positions), dtype=np.int64)
         counts = np.array([len(live.passages[p].sentences) for p in positions.tolist()],
@@ -313,13 +312,12 @@ class Searcher:
             # Row r of the k-th run is sentence_start[k] + (r - firsts[k]).
             rows = np.repeat(live.sentence_start.values[positions[has]] - firsts, runs) + \
                 np.arange(int(ends[-1]))
-            sims = live.sentence_matrix()[rows] @ query
-            top = np.maximum.reduceat(sims, firsts)
+            sims = live.sentence_vectors.vectors(rows) @ query
+            top = run_maxima(sims, firsts)
             # The first row reaching its run's maximum, as argmax picks it.
             hits = np.where(sims == np.repeat(top, runs), np.arange(len(sims)), len(sims))
             best[has] = np.minimum.reduceat(hits, firsts) - firsts
-            mixed = (1.0 - beta) * own[has] + (beta * top.astype(np.float64)).astype(np.float32)
-            scores[has] = mixed
+            scores[has] = mix(own[has], top, beta)
         return scores, best.tolist()
 
     def _dense_top(self, query: np.ndarray, allowed: np.ndarray) -> np.ndarray:
@@ -331,27 +329,16 @@ class Searcher:
         live = self.data.live
         n = min(self.settings.candidates, int(allowed.sum()))
         found: set[int] = set()
-        _, hits = live.vectors.search(query[None, :], n, params=_only(allowed))
+        _, hits = live.vectors.search(query[None, :], n, allowed)
         found.update(int(i) for i in hits[0] if i >= 0)
         owners = live.sentence_owner.values
         if len(owners):
             sentence_allowed = allowed[owners]
             m = min(n, int(sentence_allowed.sum()))
             if m:
-                _, rows = live.sentence_vectors.search(query[None, :], m,
-                                                       params=_only(sentence_allowed))
+                _, rows = live.sentence_vectors.search(query[None, :], m, sentence_allowed)
                 found.update(owners[rows[0][rows[0] >= 0]].tolist())
         return np.array(sorted(found), dtype=np.int64)
-
-
-def _only(mask: np.ndarray) -> faiss.SearchParameters:
-    """FAISS search parameters that admit only the rows set in ``mask``."""
-    bits = np.packbits(mask, bitorder="little")
-    selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
-    params = faiss.SearchParameters(sel=selector)
-    # SWIG does not tie these lifetimes together: keep the selector and its buffer alive.
-    params.keep_alive = (selector, bits)
-    return params
 
 
 def _overlaps(a: Passage, b: Passage) -> bool:

@@ -36,13 +36,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from index import atomic
 from index.articles.passages import Passage
 from index.crashpoints import crash_point
 from index.errors import IndexCorruptError, IndexFormatError
+from index.retrieval.ann import FlatIndex
 from index.retrieval.live import LiveIndex, Origin
 
 log = logging.getLogger(__name__)
@@ -158,10 +158,9 @@ class IndexStore:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         for file_name, matrix in ((VECTORS, vectors), (SENTENCES, sentence_vectors)):
-            flat = faiss.IndexFlatIP(vectors.shape[1])
-            if len(matrix):
-                flat.add(np.ascontiguousarray(matrix, dtype=np.float32))
-            faiss.write_index(flat, str(tmp / file_name))
+            index = FlatIndex(vectors.shape[1])
+            index.add(matrix)
+            index.save(tmp / file_name)
         lines = (json.dumps(p.to_record(), ensure_ascii=False) for p in passages)
         (tmp / PASSAGES).write_text("".join(f"{line}\n" for line in lines), "utf-8")
         for file_name in _FILES:
@@ -190,14 +189,14 @@ class IndexStore:
         for file_name, expected in segment.checksums.items():
             if _sha256(folder / file_name) != expected:
                 raise IndexCorruptError(f"{folder / file_name} does not match its manifest")
-        vectors = _read_faiss(folder / VECTORS)
-        sentences = _read_faiss(folder / SENTENCES)
+        vectors = FlatIndex.load(folder / VECTORS)
+        sentences = FlatIndex.load(folder / SENTENCES)
         passages = _read_passages(folder / PASSAGES)
-        if vectors.d != live.dim or sentences.d != live.dim:
-            raise IndexCorruptError(f"{folder} has dimension {vectors.d}, not {live.dim}")
+        if vectors.dim != live.dim or sentences.dim != live.dim:
+            raise IndexCorruptError(f"{folder} has dimension {vectors.dim}, not {live.dim}")
         expected_sentences = sum(len(p.sentences) for p in passages)
-        if not (vectors.ntotal == len(passages) == segment.passages
-                and sentences.ntotal == expected_sentences == segment.sentences):
+        if not (vectors.size() == len(passages) == segment.passages
+                and sentences.size() == expected_sentences == segment.sentences):
             raise IndexCorruptError(f"{folder} holds different counts than its manifest")
         dead = set(deleted)
         if any(not 0 <= row < len(passages) for row in dead):
@@ -207,11 +206,9 @@ class IndexStore:
             raise IndexCorruptError(f"{folder} repeats a passage of an earlier segment")
         starts = np.concatenate([[0], np.cumsum([len(p.sentences) for p in passages])])
         sentence_rows = [r for row in keep for r in range(starts[row], starts[row + 1])]
-        matrix = vectors.reconstruct_n(0, vectors.ntotal) if vectors.ntotal else np.zeros(
-            (0, live.dim), dtype=np.float32)
-        sentence_matrix = sentences.reconstruct_n(0, sentences.ntotal) if sentences.ntotal \
-            else np.zeros((0, live.dim), dtype=np.float32)
-        live.add([passages[row] for row in keep], matrix[keep], sentence_matrix[sentence_rows],
+        live.add([passages[row] for row in keep],
+                 vectors.vectors(np.asarray(keep, dtype=np.int64)),
+                 sentences.vectors(np.asarray(sentence_rows, dtype=np.int64)),
                  [Origin(segment.name, row) for row in keep])
 
     def _read_manifest(self, path: Path) -> Manifest:
@@ -246,13 +243,6 @@ class IndexStore:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
-
-
-def _read_faiss(path: Path) -> faiss.Index:
-    try:
-        return faiss.read_index(str(path))
-    except RuntimeError as exc:
-        raise IndexCorruptError(f"cannot read {path}: {exc}") from None
 
 
 def _read_passages(path: Path) -> list[Passage]:

@@ -1,0 +1,54 @@
+"""The seam every vector index sits behind: what the searcher, the live index and the store need.
+
+Rows are positions: the ``i``-th vector added is row ``i`` for as long as the
+index lives, so a row number is the same passage in the live index, the keyword
+index and the store. A removed row stays in place and is never returned again;
+the store drops it when it next compacts. ``allowed`` masks let one search admit
+only some rows (one server's scope, the living rows), enforced inside the index
+so that a search still returns ``k`` hits from the admitted rows.
+
+Only the modules of this package import faiss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """A growable set of unit vectors searched by inner product."""
+
+    dim: int
+
+    def size(self) -> int:
+        """How many rows have been added (removed rows included: rows never move)."""
+        ...
+
+    def add(self, vectors: np.ndarray) -> None:
+        """Append rows (float32, ``(n, dim)``) after the existing ones."""
+        ...
+
+    def remove(self, rows: Sequence[int] | np.ndarray) -> None:
+        """Stop returning these rows from any search."""
+        ...
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and rows of the ``k`` best rows for each query (``-1`` pads a short list).
+
+        ``allowed`` (a boolean mask over rows) admits only the rows set in it.
+        """
+        ...
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of these rows, for rescoring and relevance feedback."""
+        ...
+
+    def save(self, path: Path) -> None:
+        """Write the index to ``path`` (the caller makes the write atomic)."""
+        ...
