@@ -52,7 +52,7 @@ import yarl  # noqa: E402
 
 from bot.app import CitebotBot  # noqa: E402
 from index.config import load_settings  # noqa: E402
-from index.logs.store import LogStore  # noqa: E402
+from index.logs import LogStore  # noqa: E402
 from index.retrieval.engine import Engine  # noqa: E402
 from tests.discord_standin import DiscordStandin  # noqa: E402
 

@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from index.config import Settings, load_settings  # noqa: E402
-from index.evaluation.runner import load_collection, prepare  # noqa: E402
+from index.evaluation import load_collection, prepare  # noqa: E402
 from index.retrieval.embedder import Embedder, EmbeddingCache  # noqa: E402
 from index.retrieval.engine import Engine  # noqa: E402
 from index.retrieval.parts import fold  # noqa: E402

@@ -66,7 +66,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from index.config import SearchSettings, Settings, load_settings  # noqa: E402
-from index.evaluation.runner import (  # noqa: E402
+from index.evaluation import (  # noqa: E402
     DEPTH,
     Collection,
     PreparedCollection,

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from index.config import LogSettings, load_settings  # noqa: E402
-from index.logs.store import CitationRecord, LogStore, NoLog, Recorder, record_answer  # noqa: E402
+from index.logs import CitationRecord, LogStore, NoLog, Recorder, record_answer  # noqa: E402
 from index.retrieval.engine import Engine  # noqa: E402
 
 QUESTIONS = [

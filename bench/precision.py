@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from index.articles.library import Library  # noqa: E402
 from index.articles.passages import split_corpus  # noqa: E402
 from index.config import load_settings  # noqa: E402
-from index.evaluation.runner import evaluate, load_collection  # noqa: E402
+from index.evaluation import evaluate, load_collection  # noqa: E402
 from index.retrieval.embedder import Embedder, native_bfloat16  # noqa: E402
 
 

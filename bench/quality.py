@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 from abstain_rates import language_of, load, question_sets, rate  # noqa: E402
 
 from index.config import Settings, load_settings  # noqa: E402
-from index.evaluation.runner import (  # noqa: E402
+from index.evaluation import (  # noqa: E402
     DEPTH,
     load_collection,
     prepare,

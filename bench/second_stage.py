@@ -32,7 +32,7 @@ import bm25s  # noqa: E402
 import numpy as np  # noqa: E402
 
 from index.config import SearchSettings, load_settings  # noqa: E402
-from index.evaluation.runner import (  # noqa: E402
+from index.evaluation import (  # noqa: E402
     DEPTH,
     PreparedCollection,
     load_collection,

@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from index.config import SearchSettings, load_settings  # noqa: E402
-from index.evaluation.runner import load_collection, prepare, rank_queries, score_runs  # noqa: E402
+from index.evaluation import load_collection, prepare, rank_queries, score_runs  # noqa: E402
 from index.retrieval.embedder import Embedder, EmbeddingCache  # noqa: E402
 
 

@@ -1,17 +1,20 @@
-"""The bot: a discord.py ``AutoShardedBot`` holding the engine, the log and the rules of use.
+"""The bot: a discord.py ``AutoShardedBot`` holding what its features share, and running it.
 
-The model, index and log store are loaded once in ``setup_hook`` (the engine
-in a worker thread: loading is blocking). Features live in cogs under
-``bot/cogs/``. Every message goes out with ``allowed_mentions`` none (set on
-the client, so no send can forget it). Questions pass a ``Gate`` (``bot/gate.py``:
-a quiet per-user cooldown, and "busy" only when the queued work would take too
-long) and are answered through a ``Batcher``, which embeds the questions asked
-at about the same moment in one model call.
+``CitebotBot`` loads the model, index and log once in ``setup_hook`` (the engine
+in a worker thread: loading is blocking), then the features, one cog extension
+each (``bot/cogs/``). It holds what they share: the ``Gate`` every question
+passes (``bot/utils/gate.py``), the ``Answerer`` that searches, logs and
+renders (``bot/utils/answering.py``; its ``Batcher`` embeds the questions asked
+at about the same moment in one model call), and the ``Memory`` of questions
+answered. Every message goes out with ``allowed_mentions`` none (set on the
+client, so no send can forget it).
 
 ``serve`` runs the bot until SIGTERM or Ctrl-C, then ``shutdown`` drains it: new
 questions are asked to come back, the answers in flight are sent and their
 message ids logged, and only then is the connection closed. Problems only the
-operator can fix (token, privileged intents) end it with an ``OperatorError``.
+operator can fix (token, privileged intents) end it with an ``OperatorError``
+(``bot/utils/operator.py``; importable from here, where ``citebot serve`` and
+``sync`` find ``run`` and ``sync_globally``).
 """
 
 from __future__ import annotations
@@ -19,10 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -30,50 +30,33 @@ from discord import app_commands
 from discord.ext import commands
 
 from index.config import Settings
-from index.errors import CitebotError, QuestionError
-from index.logs import LogStore, NoLog, open_log, record_answer
-from index.retrieval import Answer, Batcher, Engine
+from index.logs import LogStore, NoLog, open_log
+from index.retrieval import Batcher, Engine
 
-from .gate import Gate
-from .render import answer_embed, not_found, question_problem
-from .views import answer_view
+from .utils.answering import Answerer
+from .utils.gate import Gate
+from .utils.in_flight import InFlight
+from .utils.memory import Memory
+from .utils.operator import (
+    EXIT_ACCESS,
+    EXIT_INTENTS,
+    EXIT_TOKEN,
+    TOKEN_REFUSED,
+    TOKEN_REVOKED,
+    OperatorError,
+    commands_refused,
+    intents_problem,
+)
+from .utils.posting import PostingProblems
+from .utils.views import MoreButton, VoteButton
+
+__all__ = ["EXIT_ACCESS", "EXIT_INTENTS", "EXIT_TOKEN", "CitebotBot", "OperatorError",
+           "intents_for", "run", "serve", "sync_globally"]
 
 log = logging.getLogger(__name__)
 
-EXIT_TOKEN = 3
-"""``citebot serve``/``sync`` exit code: Discord refused the token (at start or mid-run)."""
-EXIT_INTENTS = 4
-"""``citebot serve`` exit code: a privileged intent the bot asks for is not enabled."""
-EXIT_ACCESS = 5
-"""``citebot serve`` exit code: Discord refused to register the commands in a dev guild."""
-RESTARTING = "I am restarting; please ask again in a minute."
-
-
-def commands_refused(guild_id: str, error: discord.Forbidden) -> str:
-    """The line for a dev guild where Discord will not take the slash commands."""
-    return (f"Discord refused to register the slash commands in server {guild_id} "
-            f"(403 {error.text or 'Forbidden'}, code {error.code}): the bot is not in that "
-            "server, or was invited without the applications.commands scope. Invite it with "
-            "both the bot and applications.commands scopes (OAuth2 > URL Generator), or "
-            f"remove {guild_id} from discord.dev_guilds")
-
-
-class OperatorError(CitebotError):
-    """A problem only the bot's operator can fix (token, portal settings): one line, and the
-    exit code the README documents for it."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-@dataclass(frozen=True)
-class Asked:
-    """What the bot remembers of an answered question, to page it or follow it up."""
-
-    question_id: str
-    text: str
-    scope: str
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.help", "bot.cogs.articles", "bot.cogs.annotate")
+"""The features, loaded in this order; each module's ``setup`` adds its cog."""
 
 
 def intents_for(settings: Settings) -> discord.Intents:
@@ -118,15 +101,17 @@ class CitebotBot(commands.AutoShardedBot):
         self.gate = Gate(settings.discord.max_pending, settings.discord.cooldown_seconds,
                          settings.discord.max_wait_seconds,
                          cost=lambda: self.batcher.seconds_per_question)
-        self.asked: OrderedDict[str, Asked] = OrderedDict()
-        self.answers: OrderedDict[int, str] = OrderedDict()
-        """Answer message id -> question id, for follow-ups (the log keeps it across restarts)."""
-        self.stopping = asyncio.Event()
-        """Set when shutdown begins: questions arriving from then on are asked to come back."""
-        self._stop_now = asyncio.Event()
-        self._in_flight: set[asyncio.Task[Any]] = set()
-        self._on_answering = on_answering
-        self._told_permissions: set[tuple[int, str]] = set()
+        """Who may ask now; every entry point goes through it (``Gate.through``)."""
+        self.in_flight = InFlight()
+        """The answers a shutdown waits for."""
+        self.memory = Memory(lambda: self.logs)
+        """Questions answered, for More sources and follow-ups."""
+        self.answerer = Answerer(settings.discord.citations, self.batcher,
+                                 lambda: self.engine, lambda: self.logs, self.memory,
+                                 self.in_flight, on_answering)
+        """Searches, logs and renders a question into the reply every entry point sends."""
+        self.posting = PostingProblems()
+        """Missing Permissions in a channel, explained to the operator once."""
 
     async def on_message(self, message: discord.Message, /) -> None:
         """Nothing: the ask cog listens for messages. The prefix-command machinery is left
@@ -143,21 +128,22 @@ class CitebotBot(commands.AutoShardedBot):
         """The log store (or NoLog when logging is off or unusable)."""
         return self._logs if self._logs is not None else NoLog()
 
-    async def setup_hook(self) -> None:
-        """Load the model, index and log once; add the cogs and the restart-proof buttons."""
-        from .cogs.annotate import AnnotateCog
-        from .cogs.articles import ArticlesCog
-        from .cogs.ask import AskCog
-        from .views import MoreButton, VoteButton
+    @property
+    def stopping(self) -> asyncio.Event:
+        """Set when shutdown begins: questions arriving from then on are asked to come back."""
+        return self.in_flight.stopping
 
+    async def setup_hook(self) -> None:
+        """Load the model, index and log once; load the features and the restart-proof
+        buttons; then register the commands in the dev guilds (at once, unlike a global
+        sync, which Discord may take an hour to show)."""
         if self._engine is None and not self.sync_only:
             self._engine = await asyncio.to_thread(Engine.open, self.settings)
         if self._logs is None:
             self._logs = await open_log(self.settings.logs, self.settings.log_path)
         self.add_dynamic_items(VoteButton, MoreButton)
-        await self.add_cog(AskCog(self))
-        await self.add_cog(ArticlesCog(self))
-        await self.add_cog(AnnotateCog(self))
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
         self.tree.on_error = self.on_app_command_error
         if self.sync_only:
             return
@@ -179,150 +165,6 @@ class CitebotBot(commands.AutoShardedBot):
         if logs is not None:
             await logs.close()
 
-    # --- answering, shared by the cogs ----------------------------------------------------
-
-    async def answer(self, question: str, scope: str, shown: int) -> Answer:
-        """Search off the event loop, batched with the questions asked at the same moment;
-        ``shown`` citations plus one to know if there are more."""
-        return await self.batcher.ask(question, shown + 1, ("", scope))
-
-    async def answer_reply(
-        self, question: str, scope: str, count: int | None, mode: str, user_id: int,
-        channel_id: int | None, thread_id: int | None = None, parent_id: str | None = None,
-        heading: str = "Sources",
-    ) -> str | tuple[discord.Embed, discord.ui.View, Asked]:
-        """Search, log, and build the reply: an embed with its buttons, or a polite text
-        (nothing relevant, or a question that cannot be asked) to send instead."""
-        self._track_current_task()
-        if self.stopping.is_set():
-            return RESTARTING
-        if self._on_answering is not None:
-            await self._on_answering()
-        shown = count or self.settings.discord.citations
-        started = time.perf_counter()
-        try:
-            answer = await self.answer(question, scope, shown)
-        except QuestionError as exc:
-            return question_problem(exc)
-        latency = (time.perf_counter() - started) * 1000
-        citations = list(answer.results[:shown])
-        # Logged as not answered (with the citations found) until it is delivered:
-        # remember() with the message id marks it answered, so an answer that is never
-        # sent (a failed send, a crash, a shutdown that ran out of time) never counts.
-        shown_answer = Answer(answer.question, False, tuple(citations))
-        question_id = record_answer(
-            self.logs, shown_answer, latency, mode, model=self.engine.embedder.name,
-            index_version=self.engine.index_version, guild=scope, channel=str(channel_id or ""),
-            thread=str(thread_id or ""), user=str(user_id), parent_id=parent_id)
-        asked = Asked(question_id, answer.question, scope)
-        self.remember(asked)
-        if not answer.answered:
-            return not_found(answer)
-        embed = answer_embed(answer.question, answer, citations, heading=heading)
-        more = 1 if len(answer.results) > shown else None
-        return embed, answer_view(question_id, more), asked
-
-    def remember(self, asked: Asked, message_id: int | None = None) -> None:
-        """Keep a question (and the message that answered it) for paging and follow-ups.
-
-        With ``message_id`` (the answer was sent) the log marks the question answered."""
-        self.asked[asked.question_id] = asked
-        while len(self.asked) > 5000:
-            self.asked.popitem(last=False)
-        if message_id is not None:
-            self.answers[message_id] = asked.question_id
-            while len(self.answers) > 5000:
-                self.answers.popitem(last=False)
-            self.logs.answer_message(asked.question_id, str(message_id))
-
-    async def recall(self, question_id: str = "", message_id: int | None = None) -> Asked | None:
-        """A question answered earlier, from memory or (after a restart) from the log."""
-        if message_id is not None and not question_id:
-            question_id = self.answers.get(message_id, "")
-            if not question_id:
-                found = await self.logs.lookup(message_id=str(message_id))
-                return Asked(found["id"], found["text"], found["guild"]) if found else None
-        if question_id in self.asked:
-            return self.asked[question_id]
-        found = await self.logs.lookup(question_id=question_id)
-        return Asked(found["id"], found["text"], found["guild"]) if found else None
-
-    # --- stopping without losing answers ---------------------------------------------------
-
-    def _track_current_task(self) -> None:
-        """Count the task answering now as in flight until it ends (its send included)."""
-        task = asyncio.current_task()
-        if task is not None and task not in self._in_flight:
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
-
-    async def finish_in_flight(self, timeout: float | None = None) -> set[asyncio.Task[Any]]:
-        """Wait until no answer is in flight (at most ``timeout`` seconds, or until
-        ``stop_now``); returns the tasks still running. Answers that start meanwhile (the
-        "restarting" replies) are waited for too."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        hurry = asyncio.ensure_future(self._stop_now.wait())
-        try:
-            while True:
-                running = {t for t in self._in_flight
-                           if not t.done() and t is not asyncio.current_task()}
-                left = None if deadline is None else deadline - loop.time()
-                if not running or (left is not None and left <= 0) or hurry.done():
-                    return running
-                await asyncio.wait({*running, hurry}, timeout=left,
-                                   return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            hurry.cancel()
-
-    def stop_now(self) -> None:
-        """Cut the shutdown wait short (a second Ctrl-C)."""
-        self._stop_now.set()
-
-    async def shutdown(self, grace: float | None = None) -> None:
-        """Stop taking questions, let the answers in flight finish and be sent (their message
-        ids reach the log) for up to ``grace`` seconds, then close: the log is flushed."""
-        grace = self.settings.discord.shutdown_grace_seconds if grace is None else grace
-        self.stopping.set()
-        busy = len([t for t in self._in_flight if not t.done()])
-        if busy:
-            log.info("stopping: finishing %d answers in flight (up to %g s)", busy, grace)
-        unfinished = await self.finish_in_flight(grace)
-        if unfinished:
-            log.warning("stopping: %d answers were not finished within %g s and are not "
-                        "sent (raise discord.shutdown_grace_seconds to wait longer)",
-                        len(unfinished), grace)
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
-        await self.logs.flush()
-        await self.close()
-
-    def cannot_post(self, channel: object, error: BaseException, thread: bool = False) -> bool:
-        """True if ``error`` is Discord's Missing Permissions (403, code 50013) for posting in
-        ``channel``; then one warning per channel names the permissions to grant (later
-        failures there stay quiet) and the bot carries on."""
-        if not (isinstance(error, discord.Forbidden) and error.code == 50013):
-            return False
-        if thread:
-            needed = "Create Public Threads and Send Messages in Threads"
-        elif isinstance(channel, discord.Thread):
-            needed = "Send Messages in Threads, Embed Links and Read Message History"
-        else:
-            needed = "Send Messages, Embed Links and Read Message History"
-        channel_id = int(getattr(channel, "id", 0) or 0)
-        if (channel_id, needed) in self._told_permissions:
-            log.debug("missing permissions in channel %s again", channel_id)
-            return True
-        self._told_permissions.add((channel_id, needed))
-        name = getattr(channel, "name", None)
-        where = f"#{name} ({channel_id})" if name else f"channel {channel_id}"
-        log.warning("cannot answer in %s: Discord says Missing Permissions; give the bot %s "
-                    "there (Server Settings > Roles, or the channel's Edit Channel > "
-                    "Permissions). Further failures in this channel are not logged.",
-                    where, needed)
-        return True
-
     async def on_app_command_error(self, interaction: discord.Interaction,
                                    error: app_commands.AppCommandError) -> None:
         """Any failure in a command ends in a polite ephemeral message, never silence."""
@@ -337,39 +179,35 @@ class CitebotBot(commands.AutoShardedBot):
         except discord.HTTPException:
             log.warning("could not tell the user about the failure")
 
+    # --- stopping without losing answers ---------------------------------------------------
 
-TOKEN_REFUSED = ("Discord refused the bot token (401 Unauthorized); copy it again from the "
-                 "Developer Portal (your application > Bot > Reset Token) into DISCORD_TOKEN "
-                 "or token in [discord]")
-TOKEN_REVOKED = ("Discord closed the connection because the bot token is no longer valid "
-                 "(close code 4004: it was reset or revoked); copy the new one from the "
-                 "Developer Portal (Bot > Reset Token) into DISCORD_TOKEN and start again")
+    async def finish_in_flight(self, timeout: float | None = None) -> set[asyncio.Task[Any]]:
+        """Wait until no answer is in flight (at most ``timeout`` seconds, or until
+        ``stop_now``); returns the tasks still running."""
+        return await self.in_flight.finish(timeout)
 
+    def stop_now(self) -> None:
+        """Cut the shutdown wait short (a second Ctrl-C)."""
+        self.in_flight.hurry()
 
-def intents_problem(settings: Settings, intents: discord.Intents) -> str:
-    """Close code 4014 explained: the privileged intents asked for, the settings that asked
-    for them, and where to switch them on."""
-    d = settings.discord
-    asked: list[str] = []
-    reasons: list[str] = []
-    if intents.message_content:
-        asked.append("Message Content")
-        reasons += [name for name, on in (
-            ("discord.message_content is true", getattr(d, "message_content", False)),
-            ("discord.ask_channels is set", bool(d.ask_channels)),
-            ("discord.auto_annotate is true", d.auto_annotate)) if on]
-    if intents.members:
-        asked.append("Server Members")
-    if intents.presences:
-        asked.append("Presence")
-    which = " and ".join(asked) or "a privileged"
-    because = f" because {' and '.join(reasons)}" if reasons else ""
-    undo = (f", or change {' and '.join(r.split()[0] for r in reasons)} so it is not needed"
-            if reasons else "")
-    return (f"Discord refused the connection (close code 4014): the bot asks for the {which} "
-            f"intent{because}, and it is not enabled for this bot. Switch on {which} Intent "
-            f"in the Developer Portal (your application > Bot > Privileged Gateway "
-            f"Intents){undo}")
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop taking questions, let the answers in flight finish and be sent (their message
+        ids reach the log) for up to ``grace`` seconds, then close: the log is flushed."""
+        grace = self.settings.discord.shutdown_grace_seconds if grace is None else grace
+        self.stopping.set()
+        busy = self.in_flight.count()
+        if busy:
+            log.info("stopping: finishing %d answers in flight (up to %g s)", busy, grace)
+        unfinished = await self.finish_in_flight(grace)
+        if unfinished:
+            log.warning("stopping: %d answers were not finished within %g s and are not "
+                        "sent (raise discord.shutdown_grace_seconds to wait longer)",
+                        len(unfinished), grace)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        await self.logs.flush()
+        await self.close()
 
 
 async def serve(bot: CitebotBot, token: str, stop: asyncio.Event) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.annotations import AnnotatedChannels
+from bot.utils.annotations import AnnotatedChannels
 
 
 def test_switches_survive_a_reload_and_damage_means_off(tmp_path: Path,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.gate import Gate, wait_notice
+from bot.utils.gate import Gate, wait_notice
 
 from .discord_standin import EPHEMERAL, Captured, DiscordStandin
 from .test_discord_bot import (

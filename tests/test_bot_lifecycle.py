@@ -21,7 +21,7 @@ import pytest_asyncio
 
 from bot.app import EXIT_ACCESS, EXIT_INTENTS, EXIT_TOKEN, CitebotBot, OperatorError, serve
 from index.config import Settings
-from index.logs.store import LogStore
+from index.logs import LogStore
 from index.retrieval.engine import Engine
 
 from .discord_standin import Captured, DiscordStandin

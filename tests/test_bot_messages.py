@@ -17,8 +17,8 @@ import discord
 import pytest
 
 from bot.app import CitebotBot
-from bot.once import OncePer
-from bot.source_requests import is_source_request
+from bot.utils.once import OncePer
+from bot.utils.source_requests import is_source_request
 from index.config import load_settings
 from index.errors import ConfigError
 

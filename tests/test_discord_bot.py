@@ -21,9 +21,10 @@ import pytest
 import pytest_asyncio
 import yarl
 
-from bot.app import CitebotBot, Gate
+from bot.app import CitebotBot
+from bot.utils.gate import Gate
 from index.config import Settings
-from index.logs.store import LogStore
+from index.logs import LogStore
 from index.retrieval.embedder import Embedder
 from index.retrieval.engine import Engine
 

@@ -7,7 +7,7 @@ import pytest
 
 from index.config import SearchSettings
 from index.errors import CollectionError
-from index.evaluation.runner import evaluate, load_collection, mrr_at, ndcg_at, recall_at
+from index.evaluation import evaluate, load_collection, mrr_at, ndcg_at, recall_at
 from index.retrieval.embedder import Embedder
 
 DATA = Path(__file__).resolve().parent / "data"

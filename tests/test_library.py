@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cogs.articles import _hint as article_hint
-from citebot.cli import _hint
+from citebot.commands.common import hint as _hint
 from index.articles.extract import Article, from_file, from_html, from_pdf, from_plain
 from index.articles.fetch import fetch, policy_from
 from index.errors import ExtractError, LibraryError, NearDuplicateError

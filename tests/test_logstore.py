@@ -12,17 +12,11 @@ import aiosqlite
 import pytest
 
 from index.config import LogSettings
+from index.errors import LogStoreError
+from index.logs.recorder import LogStore, NoLog, open_log
+from index.logs.records import MAX_TEXT, CitationRecord
 from index.logs.report import chart_png, csv_row
-from index.logs.store import (
-    MAX_TEXT,
-    SCHEMA_VERSION,
-    CitationRecord,
-    LogStore,
-    LogStoreError,
-    NoLog,
-    migrate,
-    open_log,
-)
+from index.logs.sqlite import SCHEMA_VERSION, migrate
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from bot.render import NOTHING_FOUND, not_found
-from citebot.cli import render_answer
+from bot.utils.render import NOTHING_FOUND, not_found
+from citebot.terminal import render_answer
 from index.retrieval.engine import Engine
 from index.retrieval.multilingual import LanguageGuesser, load_multilingual
 from index.retrieval.names import names_in

@@ -1,1 +1,3 @@
-"""The bot's features, one cog each: asking (ask.py) and moderating articles (articles.py)."""
+"""The bot's features, one cog extension each (``setup(bot)`` adds it): asking (ask.py),
+/help and /sources (help.py), moderating articles (articles.py) and auto-annotation
+(annotate.py). A cog imports only ``bot.utils``, never another cog."""

@@ -19,11 +19,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from index.errors import QuestionError
-from index.retrieval import MAX_QUESTION_CHARS
+from index.retrieval import MAX_QUESTION_CHARS, Answer
 
-from ..annotations import FILE_NAME, AnnotatedChannels
-from ..render import cut, one_line, with_quoted_message
-from .articles import REFUSAL, is_moderator
+from ..utils.annotations import FILE_NAME, AnnotatedChannels
+from ..utils.checks import moderator_only
+from ..utils.render import cut, one_line
 
 if TYPE_CHECKING:
     from ..app import CitebotBot
@@ -57,11 +57,8 @@ class AnnotateCog(commands.Cog):
         """Switch auto-annotation for the channel the command is used in."""
         action = "annotate_on" if on else "annotate_off"
         where = str(interaction.channel_id)
-        if not is_moderator(interaction, self.bot.settings.discord.moderator_roles):
-            self.bot.logs.moderation(action, "refused", user=str(interaction.user.id),
-                                     guild=str(interaction.guild_id), target=where,
-                                     detail="not a moderator")
-            await interaction.response.send_message(REFUSAL, ephemeral=True)
+        if not await moderator_only(interaction, self.bot.settings.discord.moderator_roles,
+                                    self.bot.logs, action, where):
             return
         if not self.bot.settings.discord.auto_annotate:
             await interaction.response.send_message(
@@ -93,15 +90,17 @@ class AnnotateCog(commands.Cog):
         text = one_line(message.content or "")
         if len(text) < MIN_CHARS or not self.channels.may_annotate(message.channel.id):
             return
-        if not self.bot.gate.enter():
-            return  # questions come first
-        try:
-            answer = await self.bot.answer(cut(text, MAX_QUESTION_CHARS), str(message.guild.id),
-                                           3)
+        scope = str(message.guild.id)
+
+        async def searching() -> Answer:
+            return await self.bot.answerer.search(cut(text, MAX_QUESTION_CHARS), scope, 3)
+
+        try:  # background work: it runs only when the bot is not busy (questions come first)
+            answer = await self.bot.gate.through(searching, user_id=None)
         except QuestionError:
             return
-        finally:
-            self.bot.gate.release()
+        if answer is None:
+            return
         best = max((c.similarity for c in answer.results), default=-1.0)
         if not answer.answered or best < settings.annotate_min_similarity:
             return
@@ -129,25 +128,24 @@ class AnnotateCog(commands.Cog):
         except discord.HTTPException:
             return  # deleted meanwhile
         text = one_line(message.content or "")
-        if not self.bot.gate.enter():
-            self.channels.marked[event.message_id] = ""  # let a later 📎 try again
+        thread = channel.id if isinstance(channel, discord.Thread) else None
+        reply = await self.bot.gate.through(lambda: self.bot.answerer.sources_for(
+            text, message.author.display_name, str(event.guild_id or ""), mode="annotation",
+            user_id=event.user_id, channel_id=channel.id, thread_id=thread), user_id=None)
+        if reply is None:
+            self.channels.marked[event.message_id] = ""  # busy: let a later 📎 try again
+            return
+        if reply.embed is None:
             return
         try:
-            result = await self.bot.answer_reply(
-                cut(text, MAX_QUESTION_CHARS), str(event.guild_id or ""), None, "annotation",
-                event.user_id, channel.id,
-                channel.id if isinstance(channel, discord.Thread) else None,
-                heading="Sources for a message")
-        finally:
-            self.bot.gate.release()
-        if isinstance(result, str):
-            return
-        embed, view, asked = result
-        with_quoted_message(embed, text, message.author.display_name)
-        try:
-            sent = await message.reply(embed=embed, view=view, mention_author=False)
+            sent = await message.reply(embed=reply.embed, view=reply.view, mention_author=False)
         except discord.HTTPException as exc:
-            if not self.bot.cannot_post(channel, exc):
+            if not self.bot.posting.cannot_post(channel, exc):
                 log.warning("could not reply with sources in channel %s: %s", channel.id, exc)
             return
-        self.bot.remember(asked, sent.id)
+        self.bot.answerer.sent(reply, sent.id)
+
+
+async def setup(bot: CitebotBot) -> None:
+    """The extension's entry point (``bot.load_extension("bot.cogs.annotate")``)."""
+    await bot.add_cog(AnnotateCog(bot))

@@ -1,11 +1,10 @@
 """Moderators: /article add, remove, list, show, and /stats.
 
 Everything here calls the same code as ``citebot add``/``remove``/``list``
-(``index.articles.ingest``, ``Engine.add_async``/``remove_async``), with the server's
-id as the scope, so an article added in a server is cited only there. Rights
-are checked here, not left to ``default_member_permissions`` (which server
-admins can override): Manage Server, or a configured moderator role. Every
-action, refused or done, is logged and confirmed with an embed.
+(``index.articles``, ``Engine.add_async``/``remove_async``), with the server's
+id as the scope, so an article added in a server is cited only there. Only
+moderators may use these commands (``bot/utils/checks.py``). Every action,
+refused or done, is logged and confirmed with an embed.
 """
 
 from __future__ import annotations
@@ -22,25 +21,11 @@ from discord.ext import commands
 from index.articles import Article, check_upload, from_plain, from_upload, read_url
 from index.errors import CitebotError, MissingTitleError, NearDuplicateError
 
-from ..render import COLOUR, cut, fit_embed, notice, safe
-from .ask import paged_embed
+from ..utils.checks import moderator_only
+from ..utils.render import COLOUR, cut, fit_embed, notice, paged_embed, safe
 
 if TYPE_CHECKING:
     from ..app import CitebotBot
-
-REFUSAL = ("Only moderators can do this: members with Manage Server or a moderator role "
-           "set by the bot's host.")
-
-
-def is_moderator(interaction: discord.Interaction, roles: list[str]) -> bool:
-    """Manage Server in this channel, or one of the configured roles (by id or name)."""
-    if interaction.permissions.manage_guild:
-        return True
-    member = interaction.user
-    if not isinstance(member, discord.Member) or not roles:
-        return False
-    wanted = {r.strip().lower() for r in roles}
-    return any(str(r.id) in wanted or r.name.lower() in wanted for r in member.roles)
 
 
 class ArticlesCog(commands.Cog):
@@ -54,13 +39,8 @@ class ArticlesCog(commands.Cog):
 
     async def _allowed(self, interaction: discord.Interaction, action: str, target: str) -> bool:
         """Refuse (ephemerally, and logged) anyone who is not a moderator."""
-        if is_moderator(interaction, self.bot.settings.discord.moderator_roles):
-            return True
-        self.bot.logs.moderation(action, "refused", user=str(interaction.user.id),
-                                 guild=str(interaction.guild_id or ""), target=target,
-                                 detail="not a moderator")
-        await interaction.response.send_message(REFUSAL, ephemeral=True)
-        return False
+        return await moderator_only(interaction, self.bot.settings.discord.moderator_roles,
+                                    self.bot.logs, action, target)
 
     # --- add ----------------------------------------------------------------------------
 
@@ -123,6 +103,8 @@ class ArticlesCog(commands.Cog):
 
     async def _read(self, url: str | None, file: discord.Attachment | None,
                     text: str | None) -> Article:
+        """The article from whichever source was given; an upload is parsed in a worker
+        thread, as parsing a PDF would hold up every other answer."""
         ingest = self.bot.settings.ingest
         if url is not None:
             return await read_url(url.strip(), ingest)
@@ -247,3 +229,8 @@ def _hint(exc: CitebotError) -> str:
     if isinstance(exc, MissingTitleError):
         return " with the `title` option"
     return ""
+
+
+async def setup(bot: CitebotBot) -> None:
+    """The extension's entry point (``bot.load_extension("bot.cogs.articles")``)."""
+    await bot.add_cog(ArticlesCog(bot))

@@ -7,16 +7,17 @@ ranking over its queries, and the metrics (nDCG@10, MRR@10, recall@100) score it
 from index._exports import lazy_exports
 
 _WHERE = {
-    "Collection": "runner",
+    "Collection": "collections",
+    "load_collection": "collections",
+    "mrr_at": "metrics",
+    "ndcg_at": "metrics",
+    "recall_at": "metrics",
+    "score_runs": "metrics",
+    "DEPTH": "runner",
     "PreparedCollection": "runner",
     "evaluate": "runner",
-    "load_collection": "runner",
-    "mrr_at": "runner",
-    "ndcg_at": "runner",
     "prepare": "runner",
     "rank_queries": "runner",
-    "recall_at": "runner",
-    "score_runs": "runner",
 }
 
 __all__ = sorted(_WHERE)

@@ -1,23 +1,27 @@
 """The conversation log: what was asked, what was cited, what helped, who moderated what.
 
-``open_log`` gives the log store (or ``NoLog`` when logging is off or unusable);
-callers record through the ``Recorder`` interface, ``record_answer`` for an
-answered question; ``report`` reads the log for people (stats, chart, export).
+``records`` holds what a log row is; ``recorder`` queues records and writes them
+in batches (``LogStore``), or drops them (``NoLog``, when logging is off or
+unusable), through a ``LogBackend`` (``backend``; ``sqlite`` is the one today);
+``report`` reads the log for people (stats, chart, export). Callers record
+through the ``Recorder`` interface, ``record_answer`` for an answered question.
 """
 
 from index._exports import lazy_exports
 
 _WHERE = {
-    "MODES": "store",
-    "CitationRecord": "store",
-    "LogStore": "store",
-    "NoLog": "store",
-    "QuestionRecord": "store",
-    "Recorder": "store",
-    "Stats": "store",
-    "open_log": "store",
-    "parse_since": "store",
-    "record_answer": "store",
+    "MODES": "records",
+    "CitationRecord": "records",
+    "QuestionRecord": "records",
+    "Stats": "records",
+    "parse_since": "records",
+    "LogStore": "recorder",
+    "NoLog": "recorder",
+    "Recorder": "recorder",
+    "open_log": "recorder",
+    "record_answer": "recorder",
+    "LogBackend": "backend",
+    "SqliteBackend": "sqlite",
     "chart_png": "report",
     "export": "report",
     "forget": "report",

@@ -18,7 +18,8 @@ from typing import TextIO
 
 from index.config import Settings
 from index.errors import CitebotError
-from index.logs.store import LogStore, Stats, parse_since
+from index.logs.recorder import LogStore
+from index.logs.records import Stats, parse_since
 
 CSV_FIELDS = (
     "id", "asked_at", "guild", "channel", "thread", "user", "mode", "answered", "latency_ms",

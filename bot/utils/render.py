@@ -3,7 +3,9 @@
 Passage and question text comes from articles and users, so every piece is
 escaped (markdown and mentions) before it is formatted, and every field is cut
 to Discord's limits with an ellipsis. The limits are checked in one place,
-``fit_embed``, which every embed goes through.
+``fit_embed``, which every embed goes through. Also here: the short embeds
+(``notice``, ``paged_embed``) and the polite lines (``not_found``,
+``question_problem``) the cogs send.
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ def text_fragment_url(url: str, sentence: str) -> str:
 
 
 def _fragment_part(text: str) -> str:
-    # The fragment syntax gives '-', ',' and '&' meanings: encode them too.
+    """``text`` encoded for a text fragment: the syntax gives '-', ',' and '&' meanings,
+    so they are encoded too."""
     return quote(text, safe="").replace("-", "%2D")
 
 
@@ -167,3 +170,14 @@ def with_quoted_message(embed: discord.Embed, text: str, author: str) -> discord
     embed.description = cut(f"> {safe(cut(one_line(text), 300))}\n— {safe(author)}\n\n"
                             f"{embed.description or ''}", DESCRIPTION_LIMIT)
     return fit_embed(embed)
+
+
+def paged_embed(title: str, lines: list[str], page: int, per_page: int = 10) -> discord.Embed:
+    """One page of a list, with the page count in the footer."""
+    pages = max(1, -(-len(lines) // per_page))
+    page = min(max(1, page), pages)
+    chunk = lines[(page - 1) * per_page: page * per_page]
+    embed = notice("\n".join(f"{(page - 1) * per_page + n}. {line}"
+                             for n, line in enumerate(chunk, start=1)) or "None yet.", title)
+    embed.set_footer(text=f"Page {page} of {pages} · {len(lines)} in all")
+    return embed

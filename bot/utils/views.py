@@ -3,22 +3,44 @@
 They are dynamic items: the question id (and page) live in the custom id, so a
 click is understood after a restart, with no view held in memory. A vote is
 logged (one per user per answer, changeable); More sources searches again and
-shows the next page to whoever clicked.
+shows the next page to whoever clicked, through the same gate as a question.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, cast
 
 import discord
 
+from index.logs import Recorder
+from index.retrieval import Answer
+
+from .gate import Gate, privately
+from .memory import Memory
 from .render import answer_embed
 
-if TYPE_CHECKING:
-    from .app import CitebotBot
-
 MAX_PAGES = 5
+
+
+class Searches(Protocol):
+    """The answerer, as More sources uses it (``bot.utils.answering.Answerer``)."""
+
+    citations: int
+
+    async def search(self, question: str, scope: str, shown: int) -> Answer: ...
+
+
+class ButtonHost(Protocol):
+    """What a click needs of the bot (``bot.app.CitebotBot`` provides it): named here so
+    that the buttons, which the answerer builds, need nothing from the app."""
+
+    gate: Gate
+    memory: Memory
+    answerer: Searches
+
+    @property
+    def logs(self) -> Recorder: ...
 
 
 def answer_view(question_id: str, more_page: int | None) -> discord.ui.View:
@@ -48,10 +70,12 @@ class VoteButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button[Any],
                              match: Any) -> VoteButton:
+        """The button, from its custom id alone: a click works after a restart."""
         return cls(match["qid"], match["vote"] == "u")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        bot: CitebotBot = interaction.client  # type: ignore[assignment]
+        """Record the vote, and say so only once it is written (or that it could not be)."""
+        bot = cast(ButtonHost, interaction.client)
         verdict = "helpful" if self.helpful else "not helpful"
         try:  # Discord waits 3 s for the reply; the write is normally a few ms
             recorded = await asyncio.wait_for(
@@ -82,28 +106,29 @@ class MoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button[Any],
                              match: Any) -> MoreButton:
+        """The button, from its custom id alone: a click works after a restart."""
         return cls(match["qid"], int(match["page"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        bot: CitebotBot = interaction.client  # type: ignore[assignment]
-        asked = await bot.recall(question_id=self.question_id)
+        """The next page, privately. Paging an answer already given is not a new question:
+        no cooldown, but it is work, so it still counts toward "busy"."""
+        bot = cast(ButtonHost, interaction.client)
+        asked = await bot.memory.recall(question_id=self.question_id)
         if asked is None:
             await interaction.response.send_message(
                 "I no longer have this question on record; please ask it again.", ephemeral=True)
             return
-        # Paging an answer already given is not a new question: no cooldown, but it is
-        # work, so it still counts toward "busy".
-        refusal = bot.gate.admit(interaction.user.id, cooldown=False)
-        if refusal:
-            await interaction.response.send_message(refusal, ephemeral=True)
-            return
-        try:
+        per_page = bot.answerer.citations
+        shown = per_page * (self.page + 1)
+
+        async def searching() -> Answer:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            per_page = bot.settings.discord.citations
-            shown = per_page * (self.page + 1)
-            answer = await bot.answer(asked.text, asked.scope, shown)
-        finally:
-            bot.gate.release()
+            return await bot.answerer.search(asked.text, asked.scope, shown)
+
+        answer = await bot.gate.through(searching, user_id=interaction.user.id,
+                                        tell=privately(interaction), cooldown=False)
+        if answer is None:
+            return
         first = per_page * self.page
         page = list(answer.results[first:shown])
         more = self.page + 1 if len(answer.results) > shown else None

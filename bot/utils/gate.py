@@ -1,5 +1,10 @@
 """Who may ask now: a per-person cooldown, and "busy" only when the wait would be too long.
 
+``Gate.through`` is the one way in for every entry point (slash commands, the
+context menu, buttons, mentions, replies, direct messages and the background
+auto-annotation): it decides, tells the refusal the way that entry point tells
+it (``privately`` or ``in_reply``), and counts the work as pending while it runs.
+
 A cooldown refusal is quiet. Slash commands and buttons are told privately
 (ephemeral); a mention is told in the channel at most once per person per
 cooldown window, and later too-fast mentions in that window get nothing. Not
@@ -19,8 +24,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+import discord
+
+T = TypeVar("T")
+
+Tell = Callable[[str], Awaitable[object]]
+"""Sends a refusal to the person refused (see ``privately`` and ``in_reply``)."""
 
 BUSY = "I am busy answering other questions; please try again shortly."
 
@@ -60,6 +73,40 @@ class Gate:
         self._told: dict[int, float] = {}
         """Person -> the start of the cooldown window in which they were told in public."""
 
+    async def through(self, work: Callable[[], Awaitable[T]], *, user_id: int | None,
+                      tell: Tell | None = None, public: bool = False,
+                      cooldown: bool = True) -> T | None:
+        """Run ``work`` if the gate lets it through, counted as pending until it ends;
+        None (after telling the refusal, if there is one to tell) when it does not.
+
+        The rules differ by entry point, and are chosen here rather than at each one:
+
+        Args:
+            work: what to do once admitted (defer, search, build the reply). Its result
+                must not be None, so that None means "refused".
+            user_id: who asks; None for background work nobody asked for (auto-annotation),
+                which only runs when the bot is not busy and is never told anything.
+            tell: how to say no. Commands and buttons are told every time (``privately``).
+            public: the refusal goes in the channel (``in_reply``), so a too-fast person is
+                told at most once per cooldown window (the cooldown always applies).
+            cooldown: False for paging an answer already given (More sources): not a new
+                question, so only "busy" applies and no cooldown starts.
+        """
+        if user_id is None:
+            admitted, notice = self.enter(), ""
+        else:
+            verdict = (self.admit_in_public(user_id) if public
+                       else self._check(user_id, cooldown))
+            admitted, notice = verdict.admitted, verdict.notice
+        if not admitted:
+            if notice and tell is not None:
+                await tell(notice)
+            return None
+        try:
+            return await work()
+        finally:
+            self.release()
+
     def admit(self, user_id: int, *, cooldown: bool = True) -> str | None:
         """None if the question may go ahead (it is counted until ``release``), else the
         refusal to show privately. ``cooldown=False`` (More sources: paging an answer
@@ -97,10 +144,15 @@ class Gate:
         self.pending -= 1
 
     def _busy(self) -> bool:
+        """Too much work waiting: by the plain bound, or by the time it would take (a lone
+        question is never refused for its own estimated cost)."""
         return self.pending >= self.max_pending or (
             self.pending > 0 and self.expected_wait() > self.max_wait)
 
     def _check(self, user_id: int, cooldown: bool) -> Verdict:
+        """The verdict, counting the question as pending when it is admitted (the caller
+        releases it); the cooldown is checked first, so a too-fast person hears "wait",
+        which is about them, rather than "busy"."""
         now = time.monotonic()
         if cooldown:
             wait = self._last.get(user_id, -math.inf) + self.cooldown - now
@@ -116,3 +168,22 @@ class Gate:
                 self._last = {u: t for u, t in self._last.items() if t > cutoff}
                 self._told = {u: t for u, t in self._told.items() if t > cutoff}
         return Verdict(True)
+
+
+def privately(interaction: discord.Interaction) -> Tell:
+    """Refusals to a slash command, the context menu or a button: an ephemeral response,
+    seen only by the person who used it."""
+
+    async def tell(text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True)
+
+    return tell
+
+
+def in_reply(message: discord.Message) -> Tell:
+    """Refusals to a message (a mention, a follow-up, a DM): a reply that pings no one."""
+
+    async def tell(text: str) -> None:
+        await message.reply(text, mention_author=False)
+
+    return tell

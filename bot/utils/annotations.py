@@ -50,6 +50,7 @@ class AnnotatedChannels:
         return cls(channels, path, interval)
 
     def is_on(self, channel_id: int) -> bool:
+        """Whether a moderator switched auto-annotation on in the channel."""
         return str(channel_id) in self.channels
 
     def switch(self, channel_id: int, guild_id: int, on: bool) -> None:
