@@ -20,8 +20,7 @@ import pytest
 
 from index.articles.extract import from_html
 from index.articles.fetch import fetch, policy_from
-
-from .pages import page_server
+from tests.pages import page_server
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("index", "bot", "citebot", "corpus")

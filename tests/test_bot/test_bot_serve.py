@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from index.retrieval.engine import Engine
+from tests import paths
+from tests.conftest import ROOT
+from tests.discord_standin import DiscordStandin
 
-from .conftest import ROOT
-from .discord_standin import DiscordStandin
-
-CHILD = Path(__file__).with_name("cli_child.py")
+CHILD = paths.TESTS / "cli_child.py"
 JULI = "Which buildings did the crowd in Juli set on fire?"
 
 

@@ -9,8 +9,9 @@ from index.config import SearchSettings
 from index.errors import CollectionError
 from index.evaluation import evaluate, load_collection, mrr_at, ndcg_at, recall_at
 from index.retrieval.embedder import Embedder
+from tests import paths
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = paths.DATA
 
 
 def test_metrics_by_hand() -> None:

@@ -21,9 +21,9 @@ from bot.utils.once import OncePer
 from bot.utils.source_requests import is_source_request
 from index.config import load_settings
 from index.errors import ConfigError
+from tests.discord_standin import EPHEMERAL, MESSAGE_CONTENT, DiscordStandin
+from tests.pages import page_server
 
-from .discord_standin import EPHEMERAL, MESSAGE_CONTENT, DiscordStandin
-from .pages import page_server
 from .test_discord_bot import (
     JULI,
     MANAGE_GUILD,

@@ -11,8 +11,7 @@ from index.retrieval.embedder import Embedder, EmbeddingCache
 from index.retrieval.engine import Engine
 from index.retrieval.indexer import update_index
 from index.retrieval.store import IndexStore
-
-from .conftest import make_settings
+from tests.conftest import make_settings
 
 ARTICLE = """---
 title: Llamas of the Altiplano

@@ -10,10 +10,10 @@ import numpy as np
 
 from index.retrieval.embedder import Embedder
 from index.retrieval.engine import Engine
+from tests import paths
+from tests.conftest import make_settings
 
-from .conftest import make_settings
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.ROOT
 NEAR_TOPIC = [json.loads(line) for line in
               (ROOT / "bench" / "data" / "near_topic.jsonl").read_text("utf-8").splitlines()
               if line.strip()]

@@ -16,8 +16,7 @@ from index.errors import ExtractError, LibraryError, NearDuplicateError
 from index.retrieval.embedder import Embedder
 from index.retrieval.engine import Engine
 from index.retrieval.store import IndexStore
-
-from .pages import PAGES, REPORT_LINES, make_pdf, page_server
+from tests.pages import PAGES, REPORT_LINES, make_pdf, page_server
 
 
 def llamas() -> bytes:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -15,11 +14,12 @@ from index.retrieval.batching import Batcher
 from index.retrieval.embedder import choose_precision
 from index.retrieval.engine import Engine
 from index.retrieval.search import Answer, Query
+from tests import paths
 
 pytestmark = pytest.mark.asyncio
 
 SEEDS = [json.loads(line)["question"] for line in
-         (Path(__file__).resolve().parent.parent / "bench" / "data" / "seed_questions.jsonl")
+         (paths.ROOT / "bench" / "data" / "seed_questions.jsonl")
          .read_text(encoding="utf-8").splitlines() if line][:12]
 QUESTIONS = [
     "Which buildings did the crowd in Juli set on fire?",

@@ -1,10 +1,10 @@
 """The README stays in step with the command line."""
 
-from pathlib import Path
 
 from citebot.cli import build_parser
+from tests import paths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.ROOT
 
 
 def test_readme_documents_every_command() -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from index.retrieval.ann import FlatIndex, VectorIndex
+from tests import paths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.ROOT
 
 
 def _unit(rows: int, dim: int = 8, seed: int = 0) -> np.ndarray:

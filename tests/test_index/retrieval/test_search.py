@@ -1,7 +1,6 @@
 """Search on the bundled corpus with the real model: citations, highlights, abstention, JSON."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -9,8 +8,9 @@ from index.errors import QuestionError
 from index.retrieval.engine import Engine
 from index.retrieval.questions import MAX_QUESTION_CHARS, clean_question
 from index.retrieval.search import _overlaps
+from tests import paths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.ROOT
 QUESTIONS = [json.loads(line) for line in
              (ROOT / "bench" / "data" / "seed_questions.jsonl").read_text().splitlines() if line]
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from .discord_standin import EPHEMERAL
-from .pages import page_server
+from tests.discord_standin import EPHEMERAL
+from tests.pages import page_server
+
 from .test_discord_bot import (  # noqa: F401  (fixtures)
     MANAGE_GUILD,
     answer_with_buttons,

@@ -27,10 +27,9 @@ from index.config import Settings
 from index.logs import LogStore
 from index.retrieval.embedder import Embedder
 from index.retrieval.engine import Engine
-
-from .conftest import make_settings
-from .discord_standin import EPHEMERAL, Captured, DiscordStandin
-from .pages import REPORT_LINES, make_pdf, page_server
+from tests.conftest import make_settings
+from tests.discord_standin import EPHEMERAL, Captured, DiscordStandin
+from tests.pages import REPORT_LINES, make_pdf, page_server
 
 pytestmark = pytest.mark.asyncio
 

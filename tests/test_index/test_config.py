@@ -9,8 +9,9 @@ import pytest
 
 from index.config import Settings, load_settings
 from index.errors import ConfigError
+from tests import paths
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bot.utils.gate import Gate, wait_notice
+from tests.discord_standin import EPHEMERAL, Captured, DiscordStandin
 
-from .discord_standin import EPHEMERAL, Captured, DiscordStandin
 from .test_discord_bot import (
     JULI,
     ask_slash,

@@ -23,8 +23,8 @@ from bot.app import EXIT_ACCESS, EXIT_INTENTS, EXIT_TOKEN, CitebotBot, OperatorE
 from index.config import Settings
 from index.logs import LogStore
 from index.retrieval.engine import Engine
+from tests.discord_standin import Captured, DiscordStandin
 
-from .discord_standin import Captured, DiscordStandin
 from .test_discord_bot import (  # noqa: F401
     JULI,
     bot_engine,

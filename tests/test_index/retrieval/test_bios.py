@@ -13,9 +13,9 @@ from index.articles.fetch import fetch, policy_from
 from index.articles.ingest import from_fetched
 from index.retrieval.embedder import Embedder
 from index.retrieval.engine import Engine
-
-from .conftest import SMALL, make_settings
-from .pages import PAGES, make_pdf, page_server
+from tests import paths
+from tests.conftest import SMALL, make_settings
+from tests.pages import PAGES, make_pdf, page_server
 
 BIO_START = "W.T. Whitney Jr.\u00a0is a political journalist"
 
@@ -49,7 +49,7 @@ def test_question_about_the_author_gets_the_bio(engine: Engine, question: str) -
 
 def test_bundled_bio_is_marked_with_its_wording_unchanged() -> None:
     """The heading marks the last paragraph of the second article; its text is as before."""
-    text = (Path(__file__).resolve().parent.parent / "corpus" / "peru-rural-resistance.md"
+    text = (paths.ROOT / "corpus" / "peru-rural-resistance.md"
             ).read_text(encoding="utf-8")
     doc = parse_document(text, "peru-rural-resistance")
     *content, last = doc.sections[0].paragraphs

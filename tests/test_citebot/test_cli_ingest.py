@@ -18,11 +18,11 @@ from index.config import load_settings
 from index.crashpoints import ENV as CRASH_ENV
 from index.crashpoints import POINTS
 from index.retrieval.store import IndexStore
+from tests import paths
+from tests.conftest import cli_in_process
+from tests.pages import make_pdf, page_server
 
-from .conftest import cli_in_process
-from .pages import make_pdf, page_server
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = paths.ROOT
 
 
 def snapshot(data_dir: Path) -> list[str]:

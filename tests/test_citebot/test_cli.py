@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from index.retrieval.store import IndexStore
+from tests import paths
 
 LONG_QUESTION = "why " * 25_600  # 100 KB
 
@@ -120,7 +121,7 @@ def test_malformed_and_unreadable_corpus_files(run_cli, tmp_path: Path) -> None:
 
 def test_eval_json_on_a_small_collection(run_cli) -> None:
     """citebot eval --json prints one object with the three runs."""
-    data = Path(__file__).resolve().parent / "data" / "tinycran"
+    data = paths.DATA / "tinycran"
     result = run_cli("eval", "--collection", str(data), "--json")
     assert result.returncode == 0, result.stderr
     obj = json.loads(result.stdout)
