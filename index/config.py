@@ -21,6 +21,7 @@ from index.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 PRECISIONS = ("auto", "float32", "bfloat16")
+BACKENDS = ("auto", "torch", "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class ModelSettings:
     batch_size: int = 32
     precision: str = "auto"
     """float32, bfloat16, or auto: bfloat16 where the CPU computes it natively."""
+    backend: str = "auto"
+    """torch, onnx-int8 (onnxruntime, int8 weights), or auto: onnx-int8 for the bundled
+    model on a CPU where onnxruntime is installed, torch otherwise."""
 
 
 @dataclass(frozen=True)
@@ -260,6 +264,10 @@ def _check_values(settings: Settings) -> None:
         (
             settings.model.precision in PRECISIONS,
             "model.precision must be one of auto, float32, bfloat16",
+        ),
+        (
+            settings.model.backend in BACKENDS,
+            "model.backend must be one of auto, torch, onnx-int8",
         ),
         (
             16 <= settings.index.max_passage_tokens <= 512,

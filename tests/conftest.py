@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from index.config import ModelSettings, Settings, load_settings
-from index.retrieval.embedder import Embedder
+from index.retrieval.embedder import Embedder, Encoder, load_encoder
 from index.retrieval.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,9 +37,19 @@ def make_settings(data_dir: Path, **sections: dict[str, object]) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> Embedder:
+def embedder() -> Encoder:
     """The real all-MiniLM-L6-v2 as the default settings load it, once for the session."""
-    return Embedder.from_settings(ModelSettings())
+    return load_encoder(ModelSettings())
+
+
+@pytest.fixture(scope="session")
+def torch_embedder(embedder: Encoder) -> Embedder:
+    """The same model on torch at float32, for tests that compare backends or precisions:
+    the session's own model when that already is it."""
+    if isinstance(embedder, Embedder) and embedder.precision == "float32":
+        return embedder
+    settings = ModelSettings()
+    return Embedder(settings.name, settings.device, settings.batch_size, "float32")
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +59,7 @@ def shared_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(embedder: Embedder, shared_data_dir: Path) -> Engine:
+def engine(embedder: Encoder, shared_data_dir: Path) -> Engine:
     """An engine over the bundled corpus with its index on disk in a temp dir."""
     return Engine.open(make_settings(shared_data_dir), embedder=embedder)
 
@@ -65,7 +75,7 @@ Quinoa farmers around Lake Titicaca expect a larger harvest after a wet season.
 
 
 @pytest.fixture
-def small_engine(tmp_path: Path, embedder: Embedder) -> Engine:
+def small_engine(tmp_path: Path, embedder: Encoder) -> Engine:
     """An engine over one small article (not the bundled corpus), in a temp data dir."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()

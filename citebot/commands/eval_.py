@@ -16,11 +16,11 @@ from index.config import Settings
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """``citebot eval``: BM25, dense and fused quality on a judged collection."""
     from index.evaluation import evaluate, load_collection
-    from index.retrieval import Embedder, EmbeddingCache, prepare_data_dir
+    from index.retrieval import EmbeddingCache, load_encoder, prepare_data_dir
 
     collection = load_collection(Path(args.collection), args.split)
     data_dir = prepare_data_dir(settings.data_dir)
-    embedder = Embedder.from_settings(settings.model)
+    embedder = load_encoder(settings.model)
     cache = EmbeddingCache(data_dir / "embeddings.sqlite")
     with progress_bar("embedding documents") as progress:
         result = evaluate(collection, embedder, cache, settings.search, progress)

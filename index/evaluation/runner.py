@@ -23,7 +23,7 @@ from index.evaluation.collections import Collection
 from index.evaluation.metrics import score_runs
 from index.retrieval.ann import FlatIndex
 from index.retrieval.dense import mix, run_maxima
-from index.retrieval.embedder import Embedder, EmbeddingCache, Progress, embed_with_cache
+from index.retrieval.embedder import EmbeddingCache, Encoder, Progress, embed_with_cache
 from index.retrieval.fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
 from index.retrieval.keyword import KeywordIndex
 
@@ -78,7 +78,7 @@ class PreparedCollection:
 
 def prepare(
     collection: Collection,
-    embedder: Embedder,
+    embedder: Encoder,
     cache: EmbeddingCache | None,
     progress: Progress | None = None,
 ) -> PreparedCollection:
@@ -141,7 +141,7 @@ def rank_queries(
 
 def evaluate(
     collection: Collection,
-    embedder: Embedder,
+    embedder: Encoder,
     cache: EmbeddingCache | None,
     settings: SearchSettings,
     progress: Progress | None = None,

@@ -17,6 +17,8 @@ _WHERE = {
     "Searcher": "search",
     "Batcher": "batching",
     "Embedder": "embedder",
+    "Encoder": "embedder",
+    "load_encoder": "embedder",
     "EmbeddingCache": "embedder",
     "Progress": "embedder",
     "resolve_model": "embedder",

@@ -21,7 +21,7 @@ from index.articles.extract import Article
 from index.articles.library import Library
 from index.config import Settings
 from index.errors import CitebotError, QuestionError
-from index.retrieval.embedder import Embedder, EmbeddingCache, Progress
+from index.retrieval.embedder import EmbeddingCache, Encoder, Progress, load_encoder
 from index.retrieval.indexer import IndexReport, update_index
 from index.retrieval.multilingual import LanguageGuesser, MultilingualVectors, load_multilingual
 from index.retrieval.search import GLOBAL_SCOPE, Answer, Query, Searcher
@@ -35,7 +35,7 @@ class Engine:
     """A ready-to-query citebot: settings, model, embedding cache, index and searcher."""
 
     settings: Settings
-    embedder: Embedder
+    embedder: Encoder
     cache: EmbeddingCache
     store: IndexStore
     searcher: Searcher
@@ -54,7 +54,7 @@ class Engine:
         cls,
         settings: Settings,
         progress: Progress | None = None,
-        embedder: Embedder | None = None,
+        embedder: Encoder | None = None,
     ) -> Engine:
         """Load the model and bring the index up to date with the corpus.
 
@@ -70,7 +70,7 @@ class Engine:
         data_dir = prepare_data_dir(settings.data_dir)
         library = Library(settings)
         docs = library.documents()
-        model = embedder or Embedder.from_settings(settings.model)
+        model = embedder or load_encoder(settings.model)
         cache = EmbeddingCache(data_dir / "embeddings.sqlite")
         store = IndexStore(data_dir)
         data, report = update_index(store, docs, model, cache, settings, progress)

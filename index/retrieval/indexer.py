@@ -22,7 +22,7 @@ from index.articles.documents import Document
 from index.articles.passages import Passage, split_corpus
 from index.config import Settings
 from index.errors import IndexCorruptError, IndexFormatError
-from index.retrieval.embedder import Embedder, EmbeddingCache, Progress, embed_with_cache
+from index.retrieval.embedder import EmbeddingCache, Encoder, Progress, embed_with_cache
 from index.retrieval.live import LiveIndex, Origin
 from index.retrieval.store import FORMAT_VERSION, IndexData, IndexStore, Manifest
 
@@ -84,7 +84,7 @@ def document_hash(doc: Document, settings: Settings) -> str:
 def update_index(
     store: IndexStore,
     docs: list[Document],
-    embedder: Embedder,
+    embedder: Encoder,
     cache: EmbeddingCache | None,
     settings: Settings,
     progress: Progress | None = None,
@@ -133,7 +133,7 @@ def _build(
     docs: list[Document],
     hashes: dict[str, str],
     fingerprint: str,
-    embedder: Embedder,
+    embedder: Encoder,
     cache: EmbeddingCache | None,
     settings: Settings,
     progress: Progress | None,
@@ -156,7 +156,7 @@ def _update(
     docs: list[Document],
     hashes: dict[str, str],
     fingerprint: str,
-    embedder: Embedder,
+    embedder: Encoder,
     cache: EmbeddingCache | None,
     settings: Settings,
     progress: Progress | None,
@@ -228,7 +228,7 @@ def _compact(store: IndexStore, data: IndexData) -> IndexData:
     return IndexData(manifest, fresh)
 
 
-def _split(docs: list[Document], embedder: Embedder, settings: Settings) -> list[Passage]:
+def _split(docs: list[Document], embedder: Encoder, settings: Settings) -> list[Passage]:
     return split_corpus(
         docs,
         embedder.count_tokens,
@@ -238,7 +238,7 @@ def _split(docs: list[Document], embedder: Embedder, settings: Settings) -> list
     )
 
 
-def _load_existing(store: IndexStore, embedder: Embedder) -> tuple[IndexData | None, str]:
+def _load_existing(store: IndexStore, embedder: Encoder) -> tuple[IndexData | None, str]:
     """The stored index if it is usable with this model, else None and why not."""
     if not store.exists():
         return None, ""
@@ -259,7 +259,7 @@ def _load_existing(store: IndexStore, embedder: Embedder) -> tuple[IndexData | N
 
 def _embed(
     passages: list[Passage],
-    embedder: Embedder,
+    embedder: Encoder,
     cache: EmbeddingCache | None,
     settings: Settings,
     progress: Progress | None,

@@ -25,7 +25,7 @@ attention mask, then L2 normalisation, as sentence-transformers computes them.
 
 ``OnnxEncoder`` has the interface of ``Embedder`` (``name``, ``dim``,
 ``encode``, ``count_tokens``, ``max_tokens``). Its ``name`` carries the backend
-and ``FORMAT`` (``all-MiniLM-L6-v2#onnx-int8-v1``), so its vectors never share
+and ``FORMAT`` (``all-MiniLM-L6-v2#onnx-int8-v2``), so its vectors never share
 the embedding cache with the float32 model's, nor with an older recipe's.
 ``bench/onnx_int8.py`` measures its speed, its agreement with torch and the
 retrieval quality.
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 """Bump when the export, the optimisation or the quantisation changes: old files are not reused."""
 
 KINDS = ("int8", "float32")
@@ -77,7 +77,12 @@ SMOOTH_ALPHA = 0.7
 """SmoothQuant's migration strength: 0.5 measured worse, 0.8 and 0.9 no better."""
 
 BATCH_SIZE = 16
-"""Texts per onnxruntime call: 8 and 16 measured a few percent faster than 32 or 64."""
+"""Texts per onnxruntime call for the float32 model: 8 and 16 measured a few percent
+faster than 32 or 64. The int8 model always runs one text per call: its activations
+are quantized with one scale per call, so a text in a batch would get a vector that
+depends on the texts beside it (and on their padding), and a question its answer on
+who else asked at the same moment. One per call costs it about a fifth of its speed
+(bench/onnx_int8.py), and it stays ahead of torch."""
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -412,7 +417,7 @@ class OnnxEncoder:
         self.name = f"{name}#onnx-{'int8' if kind == 'int8' else 'fp32'}-v{FORMAT}"
         self.precision = kind
         self.device = "cpu"
-        self.batch_size = batch_size
+        self.batch_size = 1 if kind == "int8" else batch_size
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or _cores()
         options.inter_op_num_threads = 1
@@ -470,7 +475,8 @@ class OnnxEncoder:
         batch_size: int | None = None,
     ) -> np.ndarray:
         """Embed texts as a (n, dim) float32 array of unit vectors."""
-        size = batch_size or self.batch_size
+        # int8: one text per call, so a text's vector never depends on its neighbours.
+        size = 1 if self.kind == "int8" else (batch_size or self.batch_size)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         step = max(size * 8, 64)

@@ -19,7 +19,7 @@ from index.articles.passages import BIO, Passage
 from index.config import SearchSettings
 from index.errors import QuestionError
 from index.retrieval.dense import mix, run_maxima
-from index.retrieval.embedder import Embedder
+from index.retrieval.embedder import Encoder
 from index.retrieval.fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
 from index.retrieval.multilingual import LanguageGuesser, MultilingualVectors
 from index.retrieval.names import NameCheck
@@ -98,7 +98,7 @@ class Searcher:
     also the one highlighted.
     """
 
-    def __init__(self, data: IndexData, embedder: Embedder, settings: SearchSettings,
+    def __init__(self, data: IndexData, embedder: Encoder, settings: SearchSettings,
                  multilingual: MultilingualVectors | None = None,
                  languages: LanguageGuesser | None = None) -> None:
         """Args:

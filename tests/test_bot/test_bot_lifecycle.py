@@ -169,7 +169,8 @@ async def test_shutdown_sends_every_answer_in_flight_and_follow_ups_survive_a_re
 
 
 async def test_an_answer_not_sent_within_the_grace_period_is_not_logged_as_answered(
-        lifecycle, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+        lifecycle, bot_engine: tuple[Settings, Engine], tmp_path: Path,  # noqa: F811
+        caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     """Discord never confirms the post before shutdown_grace_seconds run out: the bot stops
     anyway, says so, and the log keeps the question as not answered (and not a coverage gap,
     since citations were found)."""
@@ -186,7 +187,9 @@ async def test_an_answer_not_sent_within_the_grace_period_is_not_logged_as_answe
 
     path = tmp_path / "logs.sqlite"
     assert rows(path, "SELECT text, answered, message_id FROM questions") == [(JULI, 0, "")]
-    assert rows(path, "SELECT count(*) FROM citations")[0][0] == 3
+    found = len(bot_engine[1].ask(JULI).results)  # what the answer cited, unsent
+    assert found >= 2
+    assert rows(path, "SELECT count(*) FROM citations")[0][0] == found
     store = await LogStore.open(path)
     stats = await store.stats()
     await store.close()

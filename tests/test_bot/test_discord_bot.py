@@ -25,7 +25,7 @@ from bot.app import CitebotBot
 from bot.utils.gate import Gate
 from index.config import Settings
 from index.logs import LogStore
-from index.retrieval.embedder import Embedder
+from index.retrieval.embedder import Encoder
 from index.retrieval.engine import Engine
 from tests.conftest import make_settings
 from tests.discord_standin import EPHEMERAL, Captured, DiscordStandin
@@ -40,7 +40,7 @@ MANAGE_GUILD = discord.Permissions(manage_guild=True).value
 
 @pytest.fixture(scope="module")
 def bot_engine(tmp_path_factory: pytest.TempPathFactory, shared_data_dir: Path,
-               engine: Engine, embedder: Embedder) -> tuple[Settings, Engine]:
+               engine: Engine, embedder: Encoder) -> tuple[Settings, Engine]:
     """An engine of its own (the bot adds articles), started from the shared index."""
     data = tmp_path_factory.mktemp("bot-data")
     shutil.copytree(shared_data_dir, data, dirs_exist_ok=True)
@@ -197,7 +197,10 @@ async def test_discord_slash_ask_cites_with_bold_sentence_and_buttons(discord_en
     assert "**" in text and "set fire to judicial office buildings" in text
     assert "Rural-Based Popular Resistance" in text and "W.T. Whitney Jr." in text
     assert re.search(r"paragraph \d+", text, re.I)
-    assert set(buttons(followup.json)) == {"Helpful", "Not helpful", "More sources"}
+    shown = bot.answerer.citations
+    more = len(bot.engine.ask(JULI, top_k=shown + 1).results) > shown
+    assert set(buttons(followup.json)) == {"Helpful", "Not helpful"} | (
+        {"More sources"} if more else set())
     await bot.finish_in_flight()  # answered is logged once the bot has the sent message
     await bot.logs.flush()
     rows = logged(bot, "SELECT mode, answered, guild, user FROM questions")

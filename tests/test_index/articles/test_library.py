@@ -13,7 +13,7 @@ from citebot.commands.common import hint as _hint
 from index.articles.extract import Article, from_file, from_html, from_pdf, from_plain
 from index.articles.fetch import fetch, policy_from
 from index.errors import ExtractError, LibraryError, NearDuplicateError
-from index.retrieval.embedder import Embedder
+from index.retrieval.embedder import Encoder
 from index.retrieval.engine import Engine
 from index.retrieval.store import IndexStore
 from tests.pages import PAGES, REPORT_LINES, make_pdf, page_server
@@ -212,7 +212,7 @@ def test_an_article_removed_then_added_again_is_found(small_engine: Engine) -> N
 
 
 def test_many_segments_are_compacted_on_the_next_start(small_engine: Engine,
-                                                       embedder: Embedder) -> None:
+                                                       embedder: Encoder) -> None:
     """Segments pile up in a running process and merge into one when the index is loaded."""
     for n in range(10):
         small_engine.add(note(n))

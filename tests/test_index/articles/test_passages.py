@@ -6,10 +6,10 @@ from corpus import BUNDLED_DIR
 from index.articles.documents import load_corpus, parse_document
 from index.articles.passages import split_corpus, split_document
 from index.articles.sentences import split_sentences
-from index.retrieval.embedder import Embedder
+from index.retrieval.embedder import Encoder
 
 
-def test_every_passage_fits_the_model_and_keeps_its_sentences(embedder: Embedder) -> None:
+def test_every_passage_fits_the_model_and_keeps_its_sentences(embedder: Encoder) -> None:
     """No passage exceeds the model's limit, and each is made of whole sentences."""
     docs = load_corpus([BUNDLED_DIR])
     passages = split_corpus(docs, embedder.count_tokens, 64, embedder.max_tokens, True)
@@ -26,7 +26,7 @@ def test_every_passage_fits_the_model_and_keeps_its_sentences(embedder: Embedder
         assert set(split_sentences(p.text)) <= paragraph_sentences
 
 
-def test_passages_know_their_source(embedder: Embedder) -> None:
+def test_passages_know_their_source(embedder: Encoder) -> None:
     """Comment passages carry the commenter and comment number; article ones the author."""
     docs = load_corpus([BUNDLED_DIR])
     passages = split_corpus(docs, embedder.count_tokens, 128, embedder.max_tokens, True)
@@ -37,7 +37,7 @@ def test_passages_know_their_source(embedder: Embedder) -> None:
     assert article.citation_label() == "W.T. Whitney Jr. · article, paragraph 1"
 
 
-def test_ids_are_stable_and_unique(embedder: Embedder) -> None:
+def test_ids_are_stable_and_unique(embedder: Encoder) -> None:
     """Splitting twice gives the same ids; no two passages share one."""
     docs = load_corpus([BUNDLED_DIR])
     first = split_corpus(docs, embedder.count_tokens, 128, embedder.max_tokens, True)
@@ -46,7 +46,7 @@ def test_ids_are_stable_and_unique(embedder: Embedder) -> None:
     assert len({p.passage_id for p in first}) == len(first)
 
 
-def test_long_paragraph_is_cut_between_sentences_with_overlap(embedder: Embedder) -> None:
+def test_long_paragraph_is_cut_between_sentences_with_overlap(embedder: Encoder) -> None:
     """A paragraph over budget becomes windows that share a sentence."""
     sentences = [f"Sentence number {i} talks about the protests in region {i}." for i in range(12)]
     doc = parse_document("---\ntitle: T\n---\n\n" + " ".join(sentences) + "\n", "long")
@@ -57,7 +57,7 @@ def test_long_paragraph_is_cut_between_sentences_with_overlap(embedder: Embedder
     assert all(embedder.count_tokens(p.text) <= 40 for p in passages)
 
 
-def test_oversized_sentence_is_split_not_truncated(embedder: Embedder) -> None:
+def test_oversized_sentence_is_split_not_truncated(embedder: Encoder) -> None:
     """A single sentence longer than the model reads is split at words, losing nothing."""
     words = " ".join(f"word{i}" for i in range(600))
     doc = parse_document(f"---\ntitle: T\n---\n\n{words}\n", "huge")

@@ -8,7 +8,7 @@ import pytest
 from index.config import SearchSettings
 from index.errors import CollectionError
 from index.evaluation import evaluate, load_collection, mrr_at, ndcg_at, recall_at
-from index.retrieval.embedder import Embedder
+from index.retrieval.embedder import Encoder
 from tests import paths
 
 DATA = paths.DATA
@@ -54,7 +54,7 @@ def test_missing_collection_parts_are_clear_errors(tmp_path: Path) -> None:
         load_collection(tmp_path)
 
 
-def test_evaluate_real_model_small_collection(embedder: Embedder) -> None:
+def test_evaluate_real_model_small_collection(embedder: Encoder) -> None:
     """All three runs are scored, and on this easy set the fused run ranks perfectly."""
     result = evaluate(load_collection(DATA / "tinybeir"), embedder, None, SearchSettings())
     assert result["collection"] == "tinybeir"

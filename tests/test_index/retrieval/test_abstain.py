@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.retrieval.embedder import Embedder
+from index.retrieval.embedder import Encoder
 from index.retrieval.engine import Engine
 from tests import paths
 from tests.conftest import make_settings
@@ -45,7 +45,7 @@ def test_near_topic_set_has_a_fixed_split() -> None:
 
 
 def test_calibration_script_scores_questions_as_the_searcher_does(
-        tmp_path: Path, embedder: Embedder) -> None:
+        tmp_path: Path, embedder: Encoder) -> None:
     """bench/calibrate_abstain.py runs on today's index API and agrees with the searcher."""
     spec = importlib.util.spec_from_file_location(
         "calibrate_abstain", ROOT / "bench" / "calibrate_abstain.py")

@@ -11,7 +11,7 @@ from index.articles.documents import BIO, CONTENT, parse_document
 from index.articles.extract import from_html, from_pdf, from_plain
 from index.articles.fetch import fetch, policy_from
 from index.articles.ingest import from_fetched
-from index.retrieval.embedder import Embedder
+from index.retrieval.embedder import Encoder
 from index.retrieval.engine import Engine
 from tests import paths
 from tests.conftest import SMALL, make_settings
@@ -110,7 +110,7 @@ def test_added_page_bio_is_marked_and_cited_only_about_its_author(small_engine: 
 
 
 def test_marking_a_bio_in_an_indexed_file_updates_the_index(tmp_path: Path,
-                                                            embedder: Embedder) -> None:
+                                                            embedder: Encoder) -> None:
     """Adding the heading to an indexed file replaces the paragraph's passage with a bio one."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()

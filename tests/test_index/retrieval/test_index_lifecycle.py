@@ -7,7 +7,7 @@ import pytest
 
 from index.articles.documents import load_corpus
 from index.errors import IndexCorruptError, IndexFormatError
-from index.retrieval.embedder import Embedder, EmbeddingCache
+from index.retrieval.embedder import EmbeddingCache, Encoder
 from index.retrieval.engine import Engine
 from index.retrieval.indexer import update_index
 from index.retrieval.store import IndexStore
@@ -34,7 +34,7 @@ def small_settings(tmp_path: Path):
     return make_settings(tmp_path / "data", corpus={"bundled": False, "dirs": [str(corpus)]})
 
 
-def test_build_then_reload_uses_the_stored_index(tmp_path: Path, embedder: Embedder) -> None:
+def test_build_then_reload_uses_the_stored_index(tmp_path: Path, embedder: Encoder) -> None:
     """A second open finds the index up to date and embeds nothing."""
     settings = small_settings(tmp_path)
     first = Engine.open(settings, embedder=embedder)
@@ -42,10 +42,11 @@ def test_build_then_reload_uses_the_stored_index(tmp_path: Path, embedder: Embed
     second = Engine.open(settings, embedder=embedder)
     assert (second.report.rebuilt, second.report.added, second.report.removed) == (False, 0, 0)
     manifest = IndexStore(settings.data_dir).load().manifest
-    assert (manifest.model, manifest.dim, manifest.count) == ("all-MiniLM-L6-v2", 384, 2)
+    assert (manifest.model, manifest.dim, manifest.count) == (embedder.name, 384, 2)
+    assert manifest.model.split("#")[0] == "all-MiniLM-L6-v2"  # the backend, if any, after #
 
 
-def test_update_adds_and_removes_only_what_changed(tmp_path: Path, embedder: Embedder) -> None:
+def test_update_adds_and_removes_only_what_changed(tmp_path: Path, embedder: Encoder) -> None:
     """Editing one paragraph re-embeds one passage and drops the old one."""
     settings = small_settings(tmp_path)
     Engine.open(settings, embedder=embedder)
@@ -57,7 +58,7 @@ def test_update_adds_and_removes_only_what_changed(tmp_path: Path, embedder: Emb
     assert "every autumn" in answer.results[0].passage.text
 
 
-def test_unchanged_passages_come_from_the_cache(tmp_path: Path, embedder: Embedder) -> None:
+def test_unchanged_passages_come_from_the_cache(tmp_path: Path, embedder: Encoder) -> None:
     """A rebuild after deleting the index embeds nothing new: every vector is cached."""
     settings = small_settings(tmp_path)
     Engine.open(settings, embedder=embedder).close()
@@ -88,7 +89,7 @@ def index_file(store: IndexStore, name: str) -> Path:
 
 @pytest.mark.parametrize("victim", ["vectors.faiss", "sentences.faiss", "passages.jsonl",
                                     "manifest"])
-def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, embedder: Embedder,
+def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, embedder: Encoder,
                                                victim: str) -> None:
     """Corrupting any index file makes load fail and the next open rebuild."""
     settings = small_settings(tmp_path)
@@ -104,7 +105,7 @@ def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, embedder: Embedde
 
 
 def test_an_index_of_another_format_is_rebuilt_and_not_called_damaged(
-        tmp_path: Path, embedder: Embedder) -> None:
+        tmp_path: Path, embedder: Encoder) -> None:
     """An index written by another citebot version is rebuilt, with a reason that says so."""
     settings = small_settings(tmp_path)
     Engine.open(settings, embedder=embedder)
@@ -121,7 +122,7 @@ def test_an_index_of_another_format_is_rebuilt_and_not_called_damaged(
     assert engine.ask("Who carries loads on the plateau?").answered
 
 
-def test_a_segment_left_half_written_is_ignored(tmp_path: Path, embedder: Embedder) -> None:
+def test_a_segment_left_half_written_is_ignored(tmp_path: Path, embedder: Encoder) -> None:
     """Leftovers of a crashed save (a temporary segment, an unpublished one) change nothing."""
     settings = small_settings(tmp_path)
     Engine.open(settings, embedder=embedder)
@@ -137,7 +138,7 @@ def test_a_segment_left_half_written_is_ignored(tmp_path: Path, embedder: Embedd
     assert not (store.root / "seg-000098").exists()
 
 
-def test_model_change_forces_a_rebuild(tmp_path: Path, embedder: Embedder) -> None:
+def test_model_change_forces_a_rebuild(tmp_path: Path, embedder: Encoder) -> None:
     """An index made by another model is rebuilt, and the report says why."""
     settings = small_settings(tmp_path)
     Engine.open(settings, embedder=embedder)
@@ -152,7 +153,7 @@ def test_model_change_forces_a_rebuild(tmp_path: Path, embedder: Embedder) -> No
 
 
 def test_changed_split_settings_resplit_unchanged_documents(tmp_path: Path,
-                                                            embedder: Embedder) -> None:
+                                                            embedder: Encoder) -> None:
     """Passages of unchanged files are reused, unless the splitting settings change."""
     settings = small_settings(tmp_path)
     Engine.open(settings, embedder=embedder)

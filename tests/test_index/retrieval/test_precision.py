@@ -16,17 +16,16 @@ def test_auto_is_bfloat16_exactly_where_the_cpu_computes_it() -> None:
     assert choose_precision("float32", "cpu") == "float32"
 
 
-def test_bfloat16_vectors_agree_with_float32(embedder: Embedder) -> None:
+def test_bfloat16_vectors_agree_with_float32(torch_embedder: Embedder) -> None:
     """Vectors computed at either precision share the index and the embedding cache,
     so they must point the same way (bench/precision.py measures the retrieval quality)."""
     texts = ["What are the demonstrators demanding?",
              "Protesters blocked the highway near Juliaca for three days, demanding the "
              "resignation of the president and new elections."]
     settings = ModelSettings()
-    other = "float32" if embedder.precision == "bfloat16" else "bfloat16"
-    second = Embedder(settings.name, settings.device, settings.batch_size, other)
-    assert second.precision == other
-    a, b = embedder.encode(texts), second.encode(texts)
+    second = Embedder(settings.name, settings.device, settings.batch_size, "bfloat16")
+    assert torch_embedder.precision == "float32" and second.precision == "bfloat16"
+    a, b = torch_embedder.encode(texts), second.encode(texts)
     assert a.dtype == b.dtype == np.float32
     cosines = (a * b).sum(axis=1)
     assert cosines.min() > 0.9999, cosines
