@@ -69,7 +69,7 @@ class SearchSettings:
     dense_weight: float = 0.6
     sentence_weight: float = 0.7
     feedback: float = 0.2
-    min_score: float = 0.31
+    min_score: float = 0.32
     unknown_names: bool = True
     """Decline a question naming something no article mentions (index.retrieval.names)."""
     multilingual: bool = True

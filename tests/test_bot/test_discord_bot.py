@@ -205,7 +205,9 @@ async def test_discord_slash_ask_cites_with_bold_sentence_and_buttons(discord_en
     await bot.logs.flush()
     rows = logged(bot, "SELECT mode, answered, guild, user FROM questions")
     assert rows == [("slash", 1, standin.guild.id, standin.alice["id"])]
-    assert logged(bot, "SELECT count(*) FROM citations")[0][0] == 3
+    cited = len(bot.engine.ask(JULI, top_k=shown).results)  # the citations shown
+    assert cited >= 2
+    assert logged(bot, "SELECT count(*) FROM citations")[0][0] == cited
 
 
 async def test_discord_mention_question_gets_a_reply_without_pings(discord_env) -> None:  # type: ignore[no-untyped-def]
