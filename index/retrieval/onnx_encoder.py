@@ -148,7 +148,9 @@ def build(name: str, cache_dir: Path, kind: str = "int8") -> Path:
     with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
         work = Path(tmp)
         if not fp32.exists():
-            log.info("exporting %s to ONNX in %s (once)", name, cache_dir)
+            # A warning so the terminal shows it: the first run waits ~20 s for this.
+            log.warning("first use of %s here: exporting it to ONNX in %s "
+                        "(once, about 20 s)", name, cache_dir)
             raw = work / "raw.onnx"
             heads, hidden = _export(model_dir, raw)
             optimized = work / "optimized.onnx"
