@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import numpy as np  # noqa: E402
+from precision import questions  # noqa: E402  (bench/precision.py: the same 50 questions)
 
 from index.articles.library import Library  # noqa: E402
 from index.articles.passages import split_corpus  # noqa: E402
@@ -52,16 +53,6 @@ from index.retrieval.embedder import (  # noqa: E402
 from index.retrieval.onnx_encoder import OnnxEncoder  # noqa: E402
 
 SCIFACT = HERE.parent.parent / "shared" / "data" / "scifact"
-
-
-def questions() -> list[str]:
-    """50 distinct questions from the project's own question sets (as bench/precision.py)."""
-    seen: dict[str, None] = {}
-    for name in ("seed_questions.jsonl", "near_topic.jsonl", "seed_questions_es.jsonl"):
-        for line in (HERE / "data" / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                seen[json.loads(line)["question"]] = None
-    return list(seen)[:50]
 
 
 def passages(model: Embedder, count: int, max_tokens: int) -> list[str]:

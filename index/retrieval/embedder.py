@@ -97,6 +97,25 @@ def choose_backend(settings: ModelSettings) -> str:
     return "onnx-int8"
 
 
+def encode_in_chunks(texts: Sequence[str], dim: int, step: int,
+                     embed: Callable[[list[str]], np.ndarray],
+                     progress: Progress | None = None) -> np.ndarray:
+    """Embed ``texts`` shortest first, ``step`` at a time, into one (n, dim) float32 array.
+
+    Sorting by length keeps padding small inside each model batch; chunks of a few
+    batches let ``progress`` report as the work goes and other threads take the
+    encoder's lock between chunks. Each encoder passes ``embed`` for one chunk.
+    """
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for begin in range(0, len(order), step):
+        chunk = order[begin : begin + step]
+        out[chunk] = embed([texts[i] for i in chunk]).astype(np.float32, copy=False)
+        if progress is not None:
+            progress(min(begin + step, len(order)), len(order))
+    return out
+
+
 class Encoder(Protocol):
     """What the index needs of an embedding model: ``Embedder`` (torch) and
     ``OnnxEncoder`` (onnxruntime) both provide it."""
@@ -230,24 +249,13 @@ class Embedder:
     ) -> np.ndarray:
         """Embed texts as a (n, dim) float32 array of unit vectors."""
         size = batch_size or self.batch_size
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        # Sorting by length keeps padding small inside each batch.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        step = max(size * 8, 64)
-        for begin in range(0, len(order), step):
-            chunk = order[begin : begin + step]
+
+        def embed(chunk: list[str]) -> np.ndarray:
             with self._lock, self._precision_context():
-                vectors = self._model.encode(
-                    [texts[i] for i in chunk],
-                    batch_size=size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-            out[chunk] = vectors.astype(np.float32, copy=False)
-            if progress is not None:
-                progress(min(begin + step, len(order)), len(order))
-        return out
+                return self._model.encode(chunk, batch_size=size, normalize_embeddings=True,
+                                          convert_to_numpy=True, show_progress_bar=False)
+
+        return encode_in_chunks(texts, self.dim, max(size * 8, 64), embed, progress)
 
 
 class EmbeddingCache:

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index.errors import ModelError
-from index.retrieval.embedder import Progress, resolve_model
+from index.retrieval.embedder import Progress, encode_in_chunks, resolve_model
 
 if TYPE_CHECKING:
     from tokenizers import Encoding, Tokenizer
@@ -490,13 +490,10 @@ class OnnxEncoder:
         """Embed texts as a (n, dim) float32 array of unit vectors."""
         # int8: one text per call, so a text's vector never depends on its neighbours.
         size = 1 if self.kind == "int8" else (batch_size or self.batch_size)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        step = max(size * 8, 64)
-        for begin in range(0, len(order), step):
-            chunk = order[begin : begin + step]
+
+        def embed(chunk: list[str]) -> np.ndarray:
             with self._lock:
-                encodings = self._truncating.encode_batch([texts[i] for i in chunk])
+                encodings = self._truncating.encode_batch(chunk)
                 # Within a chunk, batches of similar token counts keep padding small.
                 inner = sorted(range(len(chunk)), key=lambda j: len(encodings[j].ids))
                 groups = [inner[start : start + size] for start in range(0, len(inner), size)]
@@ -505,11 +502,12 @@ class OnnxEncoder:
                     vectors = [self._batch(batch) for batch in batches]
                 else:
                     vectors = list(self._pool.map(self._batch, batches))
-                for rows, got in zip(groups, vectors, strict=True):
-                    out[[chunk[j] for j in rows]] = got
-            if progress is not None:
-                progress(min(begin + step, len(order)), len(order))
-        return out
+            out = np.zeros((len(chunk), self.dim), dtype=np.float32)
+            for rows, got in zip(groups, vectors, strict=True):
+                out[rows] = got
+            return out
+
+        return encode_in_chunks(texts, self.dim, max(size * 8, 64), embed, progress)
 
 
 def _cores() -> int:
