@@ -30,9 +30,26 @@ _ASKS_ABOUT_AUTHOR = re.compile(
 _NOT_NAMES = frozenset({"jr", "sr", "iii", "the", "and", "von", "van", "del", "los", "las"})
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
 def fold(text: str) -> str:
-    """Lower case without accents, so "Quién escribió" matches "quien escribio"."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    """Lower case without accents, so "Quién escribió" matches "quien escribio".
+
+    The compatibility decomposition (NFKD) and the removal of combining marks only
+    touch non-ASCII characters (decomposition is per character, and reordering moves
+    only the combining marks that are removed), so only the non-ASCII runs of the
+    lowered text go through them: at start-up the name check folds every passage,
+    and per character this was 4 of the 27 s that 100,000 passages took to load.
+    """
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered
+    return _NON_ASCII.sub(_strip_marks, lowered)
+
+
+def _strip_marks(run: re.Match[str]) -> str:
+    decomposed = unicodedata.normalize("NFKD", run.group())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
