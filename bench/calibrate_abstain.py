@@ -48,7 +48,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from index.config import Settings, load_settings  # noqa: E402
 from index.evaluation import load_collection, prepare  # noqa: E402
-from index.retrieval.embedder import Embedder, EmbeddingCache  # noqa: E402
+from index.retrieval.embedder import EmbeddingCache, Encoder, load_encoder  # noqa: E402
 from index.retrieval.engine import Engine  # noqa: E402
 from index.retrieval.parts import fold  # noqa: E402
 
@@ -95,7 +95,7 @@ def load_rows() -> list[dict[str, object]]:
     return rows
 
 
-def corpus_scores(settings: Settings, embedder: Embedder, rows: list[dict[str, object]]
+def corpus_scores(settings: Settings, embedder: Encoder, rows: list[dict[str, object]]
                   ) -> np.ndarray:
     """Each question's best score over the bundled corpus, for each penalty (rows x penalties).
 
@@ -166,7 +166,7 @@ def calibrate(rows: list[dict[str, object]], scores: np.ndarray) -> dict[str, ob
     return chosen
 
 
-def collection_scores(data: Path, settings: Settings, embedder: Embedder
+def collection_scores(data: Path, settings: Settings, embedder: Encoder
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Best dense scores of in-collection (answerable) and cross-collection queries."""
     beta = settings.search.sentence_weight
@@ -203,7 +203,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="folder with the collections (cross-check)")
     args = parser.parse_args()
     settings = load_settings()
-    embedder = Embedder.from_settings(settings.model)
+    embedder = load_encoder(settings.model)
     rows = load_rows()
     result: dict[str, object] = {
         "bundled corpus": calibrate(rows, corpus_scores(settings, embedder, rows))}

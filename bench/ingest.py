@@ -35,7 +35,7 @@ from corpus import BUNDLED_DIR  # noqa: E402
 from index.articles.documents import load_corpus, render_document  # noqa: E402
 from index.articles.extract import from_file  # noqa: E402
 from index.config import Settings, load_settings  # noqa: E402
-from index.retrieval.embedder import Embedder  # noqa: E402
+from index.retrieval.embedder import load_encoder  # noqa: E402
 from index.retrieval.engine import Engine  # noqa: E402
 
 
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--adds", type=int, default=3, help="articles added per size")
     args = parser.parse_args()
     base = load_settings()
-    embedder = Embedder.from_settings(base.model)
+    embedder = load_encoder(base.model)
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)

@@ -76,7 +76,7 @@ from index.evaluation import (  # noqa: E402
     rank_queries,
     recall_at,
 )
-from index.retrieval.embedder import Embedder, EmbeddingCache  # noqa: E402
+from index.retrieval.embedder import EmbeddingCache, Encoder, load_encoder  # noqa: E402
 from index.retrieval.fusion import normalise, rrf_scores, theoretical_minmax  # noqa: E402
 
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -293,7 +293,7 @@ def top_ids(scores: np.ndarray, ids: list[str], depth: int = DEPTH) -> list[str]
 
 
 def score_collection(
-    collection: Collection, split: str, embedder: Embedder, cache: EmbeddingCache | None,
+    collection: Collection, split: str, embedder: Encoder, cache: EmbeddingCache | None,
     legs: Legs, leg_names: Sequence[str], search: SearchSettings,
 ) -> Scored:
     """Prepare a collection the project's way and add the extra legs' scores."""
@@ -350,7 +350,7 @@ def simplex(step: float = 0.1) -> list[tuple[float, float, float]]:
 # ---- the seed questions over the bundled corpus --------------------------------------
 
 
-def seed_collection(settings: Settings, embedder: Embedder, question_files: dict[str, Path],
+def seed_collection(settings: Settings, embedder: Encoder, question_files: dict[str, Path],
                     ) -> dict[str, Collection]:
     """The bundled corpus's passages as a collection, once per question file.
 
@@ -445,7 +445,7 @@ def main() -> None:
 
     settings = load_settings()
     search = settings.search
-    embedder = Embedder.from_settings(settings.model)
+    embedder = load_encoder(settings.model)
     cache = EmbeddingCache(settings.data_dir / "embeddings.sqlite")
     legs = Legs(args.cache, args.threads)
 
@@ -563,7 +563,7 @@ def runs_of(s: Scored, chosen: dict[str, Fusion], leg_names: Sequence[str],
     return runs
 
 
-def print_latency(s: Scored, embedder: Embedder, legs: Legs, leg_names: Sequence[str],
+def print_latency(s: Scored, embedder: Encoder, legs: Legs, leg_names: Sequence[str],
                   chosen: dict[str, Fusion], pool: int) -> None:
     """Query latency of each leg and of fusing, and passage throughput, on SciFact test."""
     print(f"\nlatency: median ms to embed one question alone (warm, 40 SciFact questions); "

@@ -39,7 +39,7 @@ from index.evaluation import (  # noqa: E402
     prepare,
     score_runs,
 )
-from index.retrieval.embedder import Embedder, EmbeddingCache, embed_with_cache  # noqa: E402
+from index.retrieval.embedder import EmbeddingCache, embed_with_cache, load_encoder  # noqa: E402
 from index.retrieval.fusion import hybrid_rank, normalise  # noqa: E402
 from index.retrieval.keyword import KeywordIndex  # noqa: E402
 from index.retrieval.multilingual import UniversalSentenceEncoder  # noqa: E402
@@ -118,7 +118,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=HERE / "results" / "quality")
     args = parser.parse_args()
     settings = load_settings(environ={})
-    embedder = Embedder.from_settings(settings.model)
+    embedder = load_encoder(settings.model)
     use = UniversalSentenceEncoder()
     args.cache.mkdir(parents=True, exist_ok=True)
     cache = EmbeddingCache(args.cache / "embeddings.sqlite")

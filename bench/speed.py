@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from corpus import BUNDLED_DIR  # noqa: E402
 from index.articles.documents import load_corpus  # noqa: E402
 from index.config import load_settings  # noqa: E402
-from index.retrieval.embedder import Embedder  # noqa: E402
+from index.retrieval.embedder import Encoder, load_encoder  # noqa: E402
 from index.retrieval.engine import Engine  # noqa: E402
 from index.retrieval.indexer import update_index  # noqa: E402
 from index.retrieval.store import IndexStore  # noqa: E402
@@ -54,7 +54,7 @@ def warm_latency(engine: Engine, n: int) -> dict[str, float]:
             "warm_p95_ms": round(float(np.percentile(times, 95)), 1)}
 
 
-def throughput(embedder: Embedder, settings, copies: int, tmp: Path) -> dict[str, float]:
+def throughput(embedder: Encoder, settings, copies: int, tmp: Path) -> dict[str, float]:
     corpus = tmp / "corpus"
     corpus.mkdir()
     for n in range(copies):
@@ -101,7 +101,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         result.update(cold_start(tmp))
-        embedder = Embedder.from_settings(settings.model)
+        embedder = load_encoder(settings.model)
         local = dataclasses.replace(
             settings, index=dataclasses.replace(settings.index, data_dir=str(tmp / "warm")))
         engine = Engine.open(local, embedder=embedder)

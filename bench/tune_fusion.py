@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from index.config import SearchSettings, load_settings  # noqa: E402
 from index.evaluation import load_collection, prepare, rank_queries, score_runs  # noqa: E402
-from index.retrieval.embedder import Embedder, EmbeddingCache  # noqa: E402
+from index.retrieval.embedder import EmbeddingCache, load_encoder  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings()
     data_dir = Path(os.environ.get("CITEBOT_DATA_DIR") or settings.data_dir)
-    embedder = Embedder.from_settings(settings.model)
+    embedder = load_encoder(settings.model)
     cache = EmbeddingCache(data_dir / "embeddings.sqlite")
 
     def ndcg(prepared, search: SearchSettings) -> dict[str, float]:  # type: ignore[no-untyped-def]

@@ -218,11 +218,6 @@ class Embedder:
         self.dim = int(dim)
         log.info("model %s runs on %s in %s", name, device, self.precision)
 
-    @classmethod
-    def from_settings(cls, settings: ModelSettings) -> Encoder:
-        """The model the settings name: ``load_encoder(settings)``."""
-        return load_encoder(settings)
-
     def _precision_context(self) -> contextlib.AbstractContextManager[object]:
         if self.precision != "bfloat16":
             return contextlib.nullcontext()
