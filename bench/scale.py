@@ -1,6 +1,7 @@
 """How the index behaves at large sizes: build, memory, start, query, add and remove.
 
     python bench/scale.py --data ../shared/data --sizes 100000 [--work /tmp/citebot-scale]
+                          [--approximate-from ROWS]
                           [--vectors bench/results/quality/embeddings.sqlite]
 
 Embedding a million passages with the model would take days on two cores, so
@@ -23,8 +24,11 @@ fresh child (start time: index loaded and searcher ready; peak RSS; warm
 retrieval p50/p95 over 200 questions with the global scope and with one
 server's scope, model time excluded; add and remove of one 1,500-word article
 (12 passages) with its vectors given, the model's time for that article being
-``bench/speed.py``'s business; recall@10 of the dense search against exact
-numpy search). Every figure is printed as JSON.
+``bench/speed.py``'s business; which vector indexes the store chose (exact
+below ``--approximate-from`` rows, approximate from there, see
+``index.retrieval.ann``) and their recall@10 against exact search, for the
+passages with the global scope and one server's, and for the sentences).
+Every figure is printed as JSON.
 """
 
 from __future__ import annotations
@@ -47,8 +51,9 @@ sys.path.insert(0, str(HERE.parent))
 
 from index.articles.passages import Passage  # noqa: E402
 from index.articles.sentences import sentence_spans  # noqa: E402
-from index.config import SearchSettings  # noqa: E402
+from index.config import IndexSettings, SearchSettings  # noqa: E402
 from index.evaluation import load_collection  # noqa: E402
+from index.retrieval.ann import VectorIndex  # noqa: E402
 from index.retrieval.search import GLOBAL_SCOPE, Searcher  # noqa: E402
 from index.retrieval.store import IndexStore, Manifest, Origin  # noqa: E402
 
@@ -148,10 +153,11 @@ def build(size: int, work: Path, data: Path, vectors_path: Path) -> dict[str, fl
             "build_peak_rss_mb": round(peak_rss_mb())}
 
 
-def serve(size: int, work: Path, data: Path, vectors_path: Path) -> dict[str, object]:
+def serve(size: int, work: Path, data: Path, vectors_path: Path,
+          approximate_from: int = IndexSettings.approximate_from) -> dict[str, object]:
     """Load the index as the engine does and measure it (runs in a fresh child)."""
     start = time.perf_counter()
-    store = IndexStore(work)
+    store = IndexStore(work, approximate_from)
     index_data = store.load()
     searcher = Searcher(index_data, None, SearchSettings())  # type: ignore[arg-type]
     started = time.perf_counter() - start
@@ -177,11 +183,11 @@ def serve(size: int, work: Path, data: Path, vectors_path: Path) -> dict[str, ob
     scoped_times = timed((GLOBAL_SCOPE, "s3"))
 
     allowed = live.allowed((GLOBAL_SCOPE,))
-    _, found = live.vectors.search(queries, 10, allowed)
-    matrix = live.vectors.vectors(np.arange(live.vectors.size()))
-    exact = np.argsort(-np.where(allowed, queries @ matrix.T, -np.inf), axis=1)[:, :10]
-    recall = float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact,
-                                                                        strict=True)]))
+    scoped = live.allowed((GLOBAL_SCOPE, "s3"))
+    owners = live.sentence_owner.values
+    recall = {"passages": recall_at_10(live.vectors, queries, allowed),
+              "passages_one_server": recall_at_10(live.vectors, queries, scoped),
+              "sentences": recall_at_10(live.sentence_vectors, queries, allowed[owners])}
 
     pool = real_vectors(vectors_path)
     new = make_passages(12, sentence_pool(data), rng, prefix="new")
@@ -202,9 +208,20 @@ def serve(size: int, work: Path, data: Path, vectors_path: Path) -> dict[str, ob
     removed = time.perf_counter() - begin
     return {"start_seconds": round(started, 2), "serving_peak_rss_mb": round(peak_rss_mb()),
             "query_global": global_times, "query_one_server": scoped_times,
-            "recall_at_10_vs_exact": round(recall, 4),
+            "vector_indexes": [type(live.vectors).__name__,
+                               type(live.sentence_vectors).__name__],
+            "recall_at_10_vs_exact": recall,
             "add_article_seconds_vectors_given": round(added, 3),
             "remove_article_seconds": round(removed, 3)}
+
+
+def recall_at_10(index: VectorIndex, queries: np.ndarray, allowed: np.ndarray) -> float:
+    """The share of exact search's 10 best admitted rows that ``index`` returns too."""
+    _, found = index.search(queries, 10, allowed)
+    matrix = index.vectors(np.arange(index.size()))
+    exact = np.argsort(-np.where(allowed, queries @ matrix.T, -np.inf), axis=1)[:, :10]
+    return round(float(np.mean([len(set(f) & set(e)) / 10
+                                for f, e in zip(found.tolist(), exact.tolist(), strict=True)])), 4)
 
 
 def _probe_rows(size: int) -> np.ndarray:
@@ -212,16 +229,16 @@ def _probe_rows(size: int) -> np.ndarray:
     return np.arange(200) * max(1, size // 200) % size
 
 
-def _child(target: str, size: int, work: Path, data: Path, vectors: Path,
-           queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    queue.put(globals()[target](size, work, data, vectors))
+def _child(target: str, queue: multiprocessing.Queue,  # type: ignore[type-arg]
+           *args: object) -> None:
+    queue.put(globals()[target](*args))
 
 
 def in_child(target: str, *args: object) -> dict[str, object]:
     """Run ``target`` in a fresh process, so its peak memory and start are its own."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(target, *args, queue))
+    process = context.Process(target=_child, args=(target, queue, *args))
     process.start()
     process.join()
     if process.exitcode != 0:
@@ -236,6 +253,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="where indexes are built")
     parser.add_argument("--vectors", type=Path,
                         default=HERE / "results" / "quality" / "embeddings.sqlite")
+    parser.add_argument("--approximate-from", type=int, default=IndexSettings.approximate_from,
+                        help="rows from which vector indexes are approximate (0: never)")
     args = parser.parse_args()
     report: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="citebot-scale-") as tmp:
@@ -243,7 +262,8 @@ def main() -> None:
             work = (args.work or Path(tmp)) / f"n{size}"
             work.mkdir(parents=True, exist_ok=True)
             figures = in_child("build", size, work, args.data, args.vectors)
-            figures.update(in_child("serve", size, work, args.data, args.vectors))
+            figures.update(in_child("serve", size, work, args.data, args.vectors,
+                                    args.approximate_from))
             report[str(size)] = figures
             print(json.dumps({str(size): figures}), flush=True)
     print(json.dumps(report, indent=2))

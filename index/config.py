@@ -53,6 +53,9 @@ class IndexSettings:
     data_dir: str = ""
     max_passage_tokens: int = 128
     embed_title: bool = True
+    approximate_from: int = 50_000
+    """Rows from which a vector index is searched approximately (0: always exactly);
+    see index.retrieval.ann.ivf for the measurements behind the number."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,7 @@ def _check_values(settings: Settings) -> None:
             16 <= settings.index.max_passage_tokens <= 512,
             "index.max_passage_tokens must be between 16 and 512",
         ),
+        (settings.index.approximate_from >= 0, "index.approximate_from must be 0 or more"),
         (1 <= settings.search.top_k <= 50, "search.top_k must be between 1 and 50"),
         (settings.search.candidates >= 10, "search.candidates must be at least 10"),
         (

@@ -72,7 +72,7 @@ class Engine:
         docs = library.documents()
         model = embedder or load_encoder(settings.model)
         cache = EmbeddingCache(data_dir / "embeddings.sqlite")
-        store = IndexStore(data_dir)
+        store = IndexStore(data_dir, settings.index.approximate_from)
         data, report = update_index(store, docs, model, cache, settings, progress)
         second = load_multilingual(settings.search.multilingual)
         multilingual = MultilingualVectors(second, cache) if second is not None else None

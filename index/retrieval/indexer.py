@@ -23,7 +23,7 @@ from index.articles.passages import Passage, split_corpus
 from index.config import Settings
 from index.errors import IndexCorruptError, IndexFormatError
 from index.retrieval.embedder import EmbeddingCache, Encoder, Progress, embed_with_cache
-from index.retrieval.live import LiveIndex, Origin
+from index.retrieval.live import Origin
 from index.retrieval.store import FORMAT_VERSION, IndexData, IndexStore, Manifest
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def _build(
     segment = store.write_segment(passages, vectors, sentence_vectors)
     manifest = store.publish(Manifest(embedder.name, embedder.dim, len(passages), fingerprint,
                                       documents=hashes, segments=(segment,)))
-    live = LiveIndex(embedder.dim)
+    live = store.new_live(embedder.dim)
     live.add(passages, vectors, sentence_vectors,
              [Origin(segment.name, row) for row in range(len(passages))])
     return IndexData(manifest, live)
@@ -221,7 +221,7 @@ def _compact(store: IndexStore, data: IndexData) -> IndexData:
     segment = store.write_segment(passages, vectors, sentence_vectors)
     manifest = store.publish(replace(data.manifest, count=len(passages), segments=(segment,),
                                      deleted={}))
-    fresh = LiveIndex(live.dim)
+    fresh = store.new_live(live.dim)
     fresh.add(passages, vectors, sentence_vectors,
               [Origin(segment.name, row) for row in range(len(passages))])
     log.info("compacted the index into one segment of %d passages", len(passages))

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.articles.passages import Passage
-from index.retrieval.ann import FlatIndex, VectorIndex
+from index.config import IndexSettings
+from index.retrieval.ann import FlatIndex, VectorIndex, grow
 from index.retrieval.keyword import KeywordIndex
 
 
@@ -66,8 +67,14 @@ def keyword_text(passage: Passage) -> str:
 class LiveIndex:
     """Passages, their vectors, sentence vectors and keyword index, by position."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, approximate_from: int = IndexSettings.approximate_from) -> None:
+        """Args:
+            dim: the vectors' dimension.
+            approximate_from: rows from which each vector index is approximate
+                (``index.retrieval.ann.grow``; 0: never).
+        """
         self.dim = dim
+        self.approximate_from = approximate_from
         self.vectors: VectorIndex = FlatIndex(dim)
         self.sentence_vectors: VectorIndex = FlatIndex(dim)
         self.keyword = KeywordIndex()
@@ -97,8 +104,10 @@ class LiveIndex:
             return
         start = len(self.passages)
         first_sentence = self.sentence_vectors.size()
-        self.vectors.add(vectors)
-        self.sentence_vectors.add(sentence_vectors)
+        # Past the threshold the flat index is swapped for an approximate one, once.
+        self.vectors = grow(self.vectors, vectors, self.approximate_from)
+        self.sentence_vectors = grow(self.sentence_vectors, sentence_vectors,
+                                     self.approximate_from)
         counts = [len(p.sentences) for p in passages]
         starts = first_sentence + np.concatenate([[0], np.cumsum(counts)[:-1]])
         self.sentence_start.extend(starts)

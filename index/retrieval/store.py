@@ -40,6 +40,7 @@ import numpy as np
 
 from index import atomic
 from index.articles.passages import Passage
+from index.config import IndexSettings
 from index.crashpoints import crash_point
 from index.errors import IndexCorruptError, IndexFormatError
 from index.retrieval.ann import FlatIndex
@@ -104,8 +105,19 @@ class IndexData:
 class IndexStore:
     """Reads and writes the segmented index under ``<data_dir>/index``."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path,
+                 approximate_from: int = IndexSettings.approximate_from) -> None:
+        """Args:
+            data_dir: the data directory (the index lives in its ``index`` folder).
+            approximate_from: rows from which the loaded vector indexes are
+                approximate (``index.approximate_from``).
+        """
         self.root = data_dir / "index"
+        self.approximate_from = approximate_from
+
+    def new_live(self, dim: int) -> LiveIndex:
+        """An empty in-memory index that grows as this store's settings say."""
+        return LiveIndex(dim, self.approximate_from)
 
     def exists(self) -> bool:
         """Whether an index has ever been saved here."""
@@ -136,7 +148,7 @@ class IndexStore:
                 the manifest.
         """
         manifest = self._read_manifest(self.manifest_path())
-        live = LiveIndex(manifest.dim)
+        live = self.new_live(manifest.dim)
         for segment in manifest.segments:
             self._load_segment(segment, manifest.deleted.get(segment.name, []), live)
         if len(live) != manifest.count:

@@ -52,3 +52,27 @@ class VectorIndex(Protocol):
     def save(self, path: Path) -> None:
         """Write the index to ``path`` (the caller makes the write atomic)."""
         ...
+
+
+class Removed:
+    """The rows removed from an index, as a mask that grows with it."""
+
+    def __init__(self) -> None:
+        self.mask: np.ndarray | None = None
+
+    def mark(self, rows: Sequence[int] | np.ndarray, size: int) -> None:
+        """Add ``rows`` to the removed ones (``size``: the index's row count now)."""
+        mask = np.zeros(size, dtype=bool)
+        if self.mask is not None:
+            mask[: len(self.mask)] = self.mask
+        mask[np.asarray(rows, dtype=np.int64)] = True
+        self.mask = mask
+
+    def admitted(self, allowed: np.ndarray | None, size: int) -> np.ndarray | None:
+        """The rows a search may return: ``allowed`` ones that were not removed
+        (None: every row)."""
+        if self.mask is None:
+            return allowed
+        living = np.ones(size, dtype=bool)
+        living[: len(self.mask)] = ~self.mask
+        return living if allowed is None else living & allowed

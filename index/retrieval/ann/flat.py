@@ -1,8 +1,9 @@
 """Exact search: every row compared with the question (faiss ``IndexFlatIP``).
 
-Exact and fast enough to the low hundreds of thousands of passages on two cores;
-it is the one index citebot ships. Its file on disk is faiss's own format, so an
-index written by an earlier version loads unchanged.
+Exact, and fast enough while an index is small: the live index starts with
+it and moves to ``IvfIndex`` past ``index.approximate_from`` rows (see
+``index.retrieval.ann.grow``). Segments on disk are always written in this
+format (faiss's own), so an index written by an earlier version loads unchanged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import faiss
 import numpy as np
 
 from index.errors import IndexCorruptError
+from index.retrieval.ann.base import Removed
 
 
 class FlatIndex:
@@ -22,7 +24,7 @@ class FlatIndex:
     def __init__(self, dim: int, flat: faiss.IndexFlat | None = None) -> None:
         self.dim = dim
         self._flat = flat if flat is not None else faiss.IndexFlatIP(dim)
-        self._removed: np.ndarray | None = None
+        self.removed = Removed()
 
     @classmethod
     def from_vectors(cls, vectors: np.ndarray) -> FlatIndex:
@@ -55,20 +57,17 @@ class FlatIndex:
 
     def remove(self, rows: Sequence[int] | np.ndarray) -> None:
         """Mask rows out of every later search (they keep their place)."""
-        mask = np.zeros(self.size(), dtype=bool)
-        if self._removed is not None:
-            mask[: len(self._removed)] = self._removed
-        mask[np.asarray(rows, dtype=np.int64)] = True
-        self._removed = mask
+        self.removed.mark(rows, self.size())
 
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` highest inner products per query among the admitted, unremoved rows."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
-        admit = self._admitted(allowed)
+        admit = self.removed.admitted(allowed, self.size())
         if admit is None:
             return self._flat.search(queries, k)
-        return self._flat.search(queries, k, params=_only(admit))
+        selector = only(admit)  # held here until faiss is done with it
+        return self._flat.search(queries, k, params=faiss.SearchParameters(sel=selector))
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """The stored rows (read from faiss's own buffer, no copy of the whole index)."""
@@ -87,19 +86,16 @@ class FlatIndex:
         """Write the rows in faiss's format (removed rows are the store's to drop)."""
         faiss.write_index(self._flat, str(path))
 
-    def _admitted(self, allowed: np.ndarray | None) -> np.ndarray | None:
-        if self._removed is None:
-            return allowed
-        living = np.ones(self.size(), dtype=bool)
-        living[: len(self._removed)] = ~self._removed
-        return living if allowed is None else living & allowed
 
 
-def _only(mask: np.ndarray) -> faiss.SearchParameters:
-    """faiss search parameters that admit only the rows set in ``mask``."""
+def only(mask: np.ndarray) -> faiss.IDSelector:
+    """A faiss selector that admits only the rows set in ``mask``.
+
+    SWIG does not tie the selector's lifetime to the bitmap it reads, nor search
+    parameters' to their selector: the bitmap rides along as an attribute, and
+    the caller holds the selector in a variable until the search returns.
+    """
     bits = np.packbits(mask, bitorder="little")
     selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
-    params = faiss.SearchParameters(sel=selector)
-    # SWIG does not tie these lifetimes together: keep the selector and its buffer alive.
-    params.keep_alive = (selector, bits)
-    return params
+    selector.keep_alive = bits
+    return selector
