@@ -28,7 +28,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-import bm25s  # noqa: E402
 import numpy as np  # noqa: E402
 
 from index.config import SearchSettings, load_settings  # noqa: E402
@@ -50,16 +49,16 @@ RM3 = [(k, m, b) for k in (3, 5, 10) for m in (5, 10, 20) for b in (0.2, 0.4, 0.
 
 
 def idf(keyword: KeywordIndex, term: int) -> float:
-    df = keyword._df[term]
+    df = keyword.document_frequency(term)
     return math.log(1 + (keyword.live - df + 0.5) / (df + 0.5))
 
 
 def term_scores(keyword: KeywordIndex, term: int) -> np.ndarray:
     """One term's BM25 contribution to every document (as ``KeywordIndex.scores``)."""
     out = np.zeros(keyword.size, dtype=np.float64)
-    docs, tf = keyword._postings(term)
-    average = keyword._total_length / keyword.live
-    norm = keyword.k1 * ((1 - keyword.b) + keyword.b * keyword._lengths[docs] / average)
+    docs, tf = keyword.postings(term)
+    average = keyword.average_length
+    norm = keyword.k1 * ((1 - keyword.b) + keyword.b * keyword.lengths[docs] / average)
     out[docs] = idf(keyword, term) * tf / (norm + tf)
     return out
 
@@ -84,17 +83,14 @@ def runs_for(prepared: PreparedCollection, use_docs: np.ndarray, use_queries: np
         for a in USE_WEIGHTS:
             mixed = ranked[np.argsort(-((1 - a) * z_fused + a * z_use), kind="stable")]
             runs.setdefault(f"use {a}", {})[q] = [ids[i] for i in mixed[:DEPTH]]
-        words = bm25s.tokenize([collection.queries[q]], stopwords="en",
-                               stemmer=keyword._stemmer, show_progress=False,
-                               return_ids=False)[0]
-        own = {keyword._vocab.get(w) for w in words}
+        own = {keyword.term(w) for w in keyword.query_terms(collection.queries[q])}
         contributions: dict[int, np.ndarray] = {}
         for k in (3, 5, 10):
             weights: dict[int, float] = {}
             for doc in ranked[:k].tolist():
-                for term, tf in keyword._doc_terms[doc]:
+                for term, tf in keyword.text_terms(doc):
                     if term not in own:
-                        weights[term] = weights.get(term, 0.0) + tf / keyword._lengths[doc] / k
+                        weights[term] = weights.get(term, 0.0) + tf / keyword.lengths[doc] / k
             best = sorted(((w * idf(keyword, t), t) for t, w in weights.items()), reverse=True)
             for m in (5, 10, 20):
                 chosen = best[:m]

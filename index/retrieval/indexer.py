@@ -23,7 +23,7 @@ from index.articles.passages import Passage, split_corpus
 from index.config import Settings
 from index.errors import IndexCorruptError, IndexFormatError
 from index.retrieval.embedder import EmbeddingCache, Encoder, Progress, embed_with_cache
-from index.retrieval.live import Origin
+from index.retrieval.live import Origin, keyword_tokens
 from index.retrieval.store import FORMAT_VERSION, IndexData, IndexStore, Manifest
 
 log = logging.getLogger(__name__)
@@ -141,12 +141,13 @@ def _build(
     """Split, embed and store the whole corpus as one segment."""
     passages = _split(docs, embedder, settings)
     vectors, sentence_vectors = _embed(passages, embedder, cache, settings, progress)
-    segment = store.write_segment(passages, vectors, sentence_vectors)
+    tokens = keyword_tokens(passages)
+    segment = store.write_segment(passages, vectors, sentence_vectors, tokens)
     manifest = store.publish(Manifest(embedder.name, embedder.dim, len(passages), fingerprint,
                                       documents=hashes, segments=(segment,)))
     live = store.new_live(embedder.dim)
     live.add(passages, vectors, sentence_vectors,
-             [Origin(segment.name, row) for row in range(len(passages))])
+             [Origin(segment.name, row) for row in range(len(passages))], tokens)
     return IndexData(manifest, live)
 
 
@@ -186,8 +187,9 @@ def _update(
         deleted.setdefault(origin.segment, []).append(origin.row)
     segments = data.manifest.segments
     origins: list[Origin] = []
+    tokens = keyword_tokens(new)
     if new:
-        segment = store.write_segment(new, vectors, sentence_vectors)
+        segment = store.write_segment(new, vectors, sentence_vectors, tokens)
         segments = (*segments, segment)
         origins = [Origin(segment.name, row) for row in range(len(new))]
     manifest = store.publish(replace(
@@ -196,7 +198,7 @@ def _update(
     ))
     with guard:
         live.remove(removed)
-        live.add(new, vectors, sentence_vectors, origins)
+        live.add(new, vectors, sentence_vectors, origins, tokens)
         data.manifest = manifest
     return len(new), len(removed)
 
@@ -218,12 +220,13 @@ def _compact(store: IndexStore, data: IndexData) -> IndexData:
     rows = [r for i in positions for r in live.sentence_rows(i)]
     vectors = live.vectors.vectors(np.asarray(positions, dtype=np.int64))
     sentence_vectors = live.sentence_vectors.vectors(np.asarray(rows, dtype=np.int64))
-    segment = store.write_segment(passages, vectors, sentence_vectors)
+    tokens = keyword_tokens(passages)
+    segment = store.write_segment(passages, vectors, sentence_vectors, tokens)
     manifest = store.publish(replace(data.manifest, count=len(passages), segments=(segment,),
                                      deleted={}))
     fresh = store.new_live(live.dim)
     fresh.add(passages, vectors, sentence_vectors,
-              [Origin(segment.name, row) for row in range(len(passages))])
+              [Origin(segment.name, row) for row in range(len(passages))], tokens)
     log.info("compacted the index into one segment of %d passages", len(passages))
     return IndexData(manifest, fresh)
 

@@ -21,7 +21,7 @@ import numpy as np
 from index.articles.passages import Passage
 from index.config import IndexSettings
 from index.retrieval.ann import FlatIndex, VectorIndex, grow
-from index.retrieval.keyword import KeywordIndex
+from index.retrieval.keyword import KeywordIndex, Tokens
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,11 @@ def keyword_text(passage: Passage) -> str:
     return f"{passage.title}\n{passage.citation_label()}\n{passage.text}"
 
 
+def keyword_tokens(passages: Sequence[Passage]) -> Tokens:
+    """What the keyword index reads of ``passages``, tokenized (stored with a segment)."""
+    return KeywordIndex().tokenize([keyword_text(p) for p in passages])
+
+
 class LiveIndex:
     """Passages, their vectors, sentence vectors and keyword index, by position."""
 
@@ -98,21 +103,51 @@ class LiveIndex:
         vectors: np.ndarray,
         sentence_vectors: np.ndarray,
         origins: Sequence[Origin],
+        tokens: Tokens | None = None,
     ) -> None:
-        """Append passages with their vectors (sentence vectors in passage order)."""
+        """Append passages with their vectors (sentence vectors in passage order) and,
+        if a segment stored them, their keyword tokens (``keyword_tokens``)."""
         if not passages:
             return
-        start = len(self.passages)
         first_sentence = self.sentence_vectors.size()
         # Past the threshold the flat index is swapped for an approximate one, once.
         self.vectors = grow(self.vectors, vectors, self.approximate_from)
         self.sentence_vectors = grow(self.sentence_vectors, sentence_vectors,
                                      self.approximate_from)
+        self._append(passages, origins, first_sentence, tokens)
+
+    def adopt(
+        self,
+        passages: Sequence[Passage],
+        vectors: VectorIndex,
+        sentence_vectors: VectorIndex,
+        origins: Sequence[Origin],
+        tokens: Tokens | None = None,
+    ) -> None:
+        """Take a stored segment's own indexes as this empty index's (no copy, no training).
+
+        ``vectors`` and ``sentence_vectors`` hold exactly the rows of ``passages``
+        (each passage's sentences in a run); dead ones are removed afterwards.
+        """
+        if len(self.passages) or self.vectors.size() or self.sentence_vectors.size():
+            raise ValueError("only an empty live index can adopt a segment's indexes")
+        # grow() with no rows: the kind this live index wants at this size.
+        self.vectors = grow(vectors, np.zeros((0, self.dim), np.float32), self.approximate_from)
+        self.sentence_vectors = grow(sentence_vectors, np.zeros((0, self.dim), np.float32),
+                                     self.approximate_from)
+        self._append(passages, origins, 0, tokens)
+
+    def _append(self, passages: Sequence[Passage], origins: Sequence[Origin],
+                first_sentence: int, tokens: Tokens | None) -> None:
+        """Record passages whose vectors were just placed at the next rows."""
+        start = len(self.passages)
         counts = [len(p.sentences) for p in passages]
         starts = first_sentence + np.concatenate([[0], np.cumsum(counts)[:-1]])
         self.sentence_start.extend(starts)
         self.sentence_owner.extend(np.repeat(np.arange(start, start + len(passages)), counts))
-        self.keyword.add([keyword_text(p) for p in passages])
+        if tokens is None:
+            tokens = self.keyword.tokenize([keyword_text(p) for p in passages])
+        self.keyword.add_tokens(tokens)
         self.alive.extend(np.ones(len(passages), dtype=bool))
         self.scope_codes.extend([self._code(p.scope) for p in passages])
         for offset, passage in enumerate(passages):

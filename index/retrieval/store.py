@@ -7,9 +7,12 @@ Layout under ``<data_dir>/index/``::
                              the segments in order with their checksums, and the
                              rows of each segment that were deleted since
     seg-000001/              a segment, never changed once written:
-        vectors.faiss        passage vectors (inner-product flat index, row = passage)
-        sentences.faiss      sentence vectors, each passage's sentences in a run
+        vectors.faiss        passage vectors (row = passage): a flat inner-product index,
+                             or inverted lists past index.approximate_from rows
+        sentences.faiss      sentence vectors, each passage's sentences in a run (same)
         passages.jsonl       one passage record per line, in row order
+        terms.npz            each passage's keyword terms (index.retrieval.keyword.Tokens),
+                             so a start does not tokenize the corpus again
 
 Why segments: an add writes one small segment (only the article's passages)
 and a new manifest, and a remove writes only a manifest with more deleted
@@ -43,16 +46,18 @@ from index.articles.passages import Passage
 from index.config import IndexSettings
 from index.crashpoints import crash_point
 from index.errors import IndexCorruptError, IndexFormatError
-from index.retrieval.ann import FlatIndex
-from index.retrieval.live import LiveIndex, Origin
+from index.retrieval.ann import FlatIndex, grow, load_index
+from index.retrieval.keyword import Tokens
+from index.retrieval.live import LiveIndex, Origin, keyword_tokens
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 VECTORS = "vectors.faiss"
 SENTENCES = "sentences.faiss"
 PASSAGES = "passages.jsonl"
-_FILES = (VECTORS, SENTENCES, PASSAGES)
+TERMS = "terms.npz"
+_FILES = (VECTORS, SENTENCES, PASSAGES, TERMS)
 
 
 @dataclass(frozen=True)
@@ -161,18 +166,21 @@ class IndexStore:
         return IndexData(manifest, live)
 
     def write_segment(
-        self, passages: Sequence[Passage], vectors: np.ndarray, sentence_vectors: np.ndarray
+        self, passages: Sequence[Passage], vectors: np.ndarray, sentence_vectors: np.ndarray,
+        tokens: Tokens | None = None,
     ) -> Segment:
-        """Write passages and their vectors as a new segment (not live until published)."""
+        """Write passages, their vectors and keyword tokens as a new segment (not live
+        until published); ``tokens`` are made here unless the caller has them."""
         self.root.mkdir(parents=True, exist_ok=True)
         name = f"seg-{self._next_number():06d}"
         tmp = self.root / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         for file_name, matrix in ((VECTORS, vectors), (SENTENCES, sentence_vectors)):
-            index = FlatIndex(vectors.shape[1])
-            index.add(matrix)
-            index.save(tmp / file_name)
+            # A large segment is stored approximate, lists trained, so a start reads it
+            # as it is instead of training them again.
+            grow(FlatIndex(vectors.shape[1]), matrix, self.approximate_from).save(tmp / file_name)
+        (tokens if tokens is not None else keyword_tokens(passages)).save(tmp / TERMS)
         lines = (json.dumps(p.to_record(), ensure_ascii=False) for p in passages)
         (tmp / PASSAGES).write_text("".join(f"{line}\n" for line in lines), "utf-8")
         for file_name in _FILES:
@@ -201,9 +209,16 @@ class IndexStore:
         for file_name, expected in segment.checksums.items():
             if _sha256(folder / file_name) != expected:
                 raise IndexCorruptError(f"{folder / file_name} does not match its manifest")
-        vectors = FlatIndex.load(folder / VECTORS)
-        sentences = FlatIndex.load(folder / SENTENCES)
+        vectors = load_index(folder / VECTORS)
+        sentences = load_index(folder / SENTENCES)
         passages = _read_passages(folder / PASSAGES)
+        try:
+            tokens = Tokens.load(folder / TERMS)
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorruptError(f"cannot read {folder / TERMS}: {exc}") from None
+        if len(tokens) != len(passages):
+            raise IndexCorruptError(f"{folder / TERMS} holds {len(tokens)} passages, "
+                                    f"not {len(passages)}")
         if vectors.dim != live.dim or sentences.dim != live.dim:
             raise IndexCorruptError(f"{folder} has dimension {vectors.dim}, not {live.dim}")
         expected_sentences = sum(len(p.sentences) for p in passages)
@@ -213,6 +228,13 @@ class IndexStore:
         dead = set(deleted)
         if any(not 0 <= row < len(passages) for row in dead):
             raise IndexCorruptError(f"the manifest deletes rows that {folder} does not have")
+        if not len(live.passages):
+            # The first segment (after a compaction, nearly all of the index): its own
+            # indexes become the live ones, without a copy; its dead rows are masked.
+            live.adopt(passages, vectors, sentences,
+                       [Origin(segment.name, row) for row in range(len(passages))], tokens)
+            live.remove([passages[row].passage_id for row in sorted(dead)])
+            return
         keep = [row for row in range(len(passages)) if row not in dead]
         if any(passages[row].passage_id in live.position for row in keep):
             raise IndexCorruptError(f"{folder} repeats a passage of an earlier segment")
@@ -221,7 +243,7 @@ class IndexStore:
         live.add([passages[row] for row in keep],
                  vectors.vectors(np.asarray(keep, dtype=np.int64)),
                  sentences.vectors(np.asarray(sentence_rows, dtype=np.int64)),
-                 [Origin(segment.name, row) for row in keep])
+                 [Origin(segment.name, row) for row in keep], tokens.select(keep))
 
     def _read_manifest(self, path: Path) -> Manifest:
         try:

@@ -65,11 +65,11 @@ def shape(rows: int) -> tuple[int, int]:
 class IvfIndex:
     """Inner-product search over inverted lists of full float32 rows, removals as a mask."""
 
-    def __init__(self, ivf: faiss.IndexIVFFlat, probes: int, trained_rows: int) -> None:
+    def __init__(self, ivf: faiss.IndexIVFFlat, trained_rows: int) -> None:
         self._ivf = ivf
         self.dim = int(ivf.d)
         self.lists = int(ivf.nlist)
-        self.probes = probes
+        self.probes = max(1, math.ceil(self.lists / PROBED_SHARE))
         self.trained_rows = trained_rows
         """How many rows the lists were trained for (see ``needs_training``)."""
         self.removed = Removed()
@@ -82,7 +82,7 @@ class IvfIndex:
         """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         rows, dim = vectors.shape
-        lists, probes = shape(rows)
+        lists, _ = shape(rows)
         kmeans = faiss.Kmeans(dim, lists, niter=TRAINING_ROUNDS, seed=seed, spherical=True,
                               max_points_per_centroid=SAMPLE_PER_LIST,
                               min_points_per_centroid=1)
@@ -91,7 +91,7 @@ class IvfIndex:
         quantizer.add(kmeans.centroids)
         ivf = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
         ivf.make_direct_map(True)  # rows can be read back (rescoring, compaction)
-        index = cls(ivf, probes, rows)
+        index = cls(ivf, rows)
         index.add(vectors)
         return index
 
@@ -108,7 +108,7 @@ class IvfIndex:
             raise IndexCorruptError(f"cannot read {path}: {exc}") from None
         if not isinstance(ivf, faiss.IndexIVFFlat):
             raise IndexCorruptError(f"{path} is a {type(ivf).__name__}, not an IndexIVFFlat")
-        return cls(ivf, shape(int(ivf.ntotal))[1], int(ivf.ntotal))
+        return cls(ivf, int(ivf.ntotal))
 
     def size(self) -> int:
         """How many rows have been added, removed ones included."""

@@ -7,6 +7,7 @@ import pytest
 
 from index.articles.documents import load_corpus
 from index.errors import IndexCorruptError, IndexFormatError
+from index.retrieval import keyword
 from index.retrieval.embedder import EmbeddingCache, Encoder
 from index.retrieval.engine import Engine
 from index.retrieval.indexer import update_index
@@ -44,6 +45,23 @@ def test_build_then_reload_uses_the_stored_index(tmp_path: Path, embedder: Encod
     manifest = IndexStore(settings.data_dir).load().manifest
     assert (manifest.model, manifest.dim, manifest.count) == (embedder.name, 384, 2)
     assert manifest.model.split("#")[0] == "all-MiniLM-L6-v2"  # the backend, if any, after #
+
+
+def test_a_start_reads_the_stored_keyword_terms_instead_of_tokenizing(
+        tmp_path: Path, embedder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tokenizing every passage was most of a large index's start; the segment keeps them."""
+    settings = small_settings(tmp_path)
+    Engine.open(settings, embedder=embedder)
+
+    def no_tokenizing(*_: object, **__: object) -> None:
+        raise AssertionError("a start tokenized the passages again")
+
+    monkeypatch.setattr(keyword, "tokenize", no_tokenizing)
+    again = Engine.open(settings, embedder=embedder)
+    assert not again.report.rebuilt
+    answer = again.ask("Who carries loads near Lake Titicaca?")  # BM25 votes: "Titicaca"
+    assert answer.results and "Titicaca" in answer.results[0].passage.text
+    assert again.searcher.data.live.keyword.scores("Titicaca").max() > 0
 
 
 def test_update_adds_and_removes_only_what_changed(tmp_path: Path, embedder: Encoder) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import bm25s
 import numpy as np
+import pytest
 import Stemmer
 
-from index.retrieval.keyword import KeywordIndex
+from index.retrieval.keyword import MAX_BLOCKS, KeywordIndex, Tokens, tokenize
 
 TEXTS = [
     "The llamas of Peru carry loads across the plateau",
@@ -56,3 +59,39 @@ def test_empty_and_fully_retired_indexes_score_zero() -> None:
     index = KeywordIndex(TEXTS[:1])
     index.retire([0])
     assert index.scores("llamas").tolist() == [0.0]
+
+
+def test_many_small_adds_merge_into_blocks_and_still_equal_bm25s() -> None:
+    """Adds past MAX_BLOCKS (small blocks merged), tokens added as stored, retirements."""
+    texts = [f"{TEXTS[i % len(TEXTS)]} extra{i % 3} word{i}" for i in range(30)]
+    index = KeywordIndex(texts[:10])
+    for text in texts[10:25]:
+        index.add([text])
+    assert len(index._blocks) <= MAX_BLOCKS
+    index.add_tokens(index.tokenize(texts[25:]))
+    index.retire([3, 12, 27])
+    live = [t for i, t in enumerate(texts) if i not in (3, 12, 27)]
+    for query in [*QUERIES, "extra1 word12", "word27 roads"]:
+        scores = index.scores(query)
+        assert scores[[3, 12, 27]].tolist() == [0.0, 0.0, 0.0]
+        np.testing.assert_allclose(np.delete(scores, [3, 12, 27]), reference_scores(live, query),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_tokens_round_trip_through_a_file_and_select_rows(tmp_path: Path) -> None:
+    texts = [*TEXTS, "Ñandú sightings near Putina, ¿verdad?", ""]
+    tokens = tokenize(texts)
+    tokens.save(tmp_path / "terms.npz")
+    loaded = Tokens.load(tmp_path / "terms.npz")
+    assert loaded.vocab == tokens.vocab and len(loaded) == len(texts)
+    for name in ("offsets", "terms", "counts"):
+        assert np.array_equal(getattr(loaded, name), getattr(tokens, name))
+    picked = loaded.select([5, 0, 3])
+    index = KeywordIndex()
+    index.add_tokens(picked)
+    for query in ["sightings Putina", "llamas plateau"]:
+        np.testing.assert_allclose(index.scores(query),
+                                   KeywordIndex([texts[5], texts[0], texts[3]]).scores(query))
+    (tmp_path / "bad.npz").write_bytes(b"not a numpy file")
+    with pytest.raises((OSError, ValueError)):
+        Tokens.load(tmp_path / "bad.npz")
