@@ -22,6 +22,7 @@ from index.articles.passages import Passage
 from index.config import IndexSettings
 from index.retrieval.ann import FlatIndex, VectorIndex, grow
 from index.retrieval.keyword import KeywordIndex, Tokens
+from index.retrieval.names import words_of
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class LiveIndex:
         self.scope_codes = Column(np.int32)
         self.sentence_start = Column(np.int64)
         self.sentence_owner = Column(np.int64)
+        self.words_added: list[set[str]] = []
+        """The words of each batch of passages added (``names.words_of``), for the name check."""
         self.position: dict[str, int] = {}
         self.by_doc: dict[str, list[int]] = {}
         self._scope_code: dict[str, int] = {}
@@ -104,9 +107,11 @@ class LiveIndex:
         sentence_vectors: np.ndarray,
         origins: Sequence[Origin],
         tokens: Tokens | None = None,
+        words: set[str] | None = None,
     ) -> None:
         """Append passages with their vectors (sentence vectors in passage order) and,
-        if a segment stored them, their keyword tokens (``keyword_tokens``)."""
+        if a segment stored them, their keyword tokens (``keyword_tokens``) and words
+        (``names.words_of``)."""
         if not passages:
             return
         first_sentence = self.sentence_vectors.size()
@@ -114,7 +119,7 @@ class LiveIndex:
         self.vectors = grow(self.vectors, vectors, self.approximate_from)
         self.sentence_vectors = grow(self.sentence_vectors, sentence_vectors,
                                      self.approximate_from)
-        self._append(passages, origins, first_sentence, tokens)
+        self._append(passages, origins, first_sentence, tokens, words)
 
     def adopt(
         self,
@@ -123,6 +128,7 @@ class LiveIndex:
         sentence_vectors: VectorIndex,
         origins: Sequence[Origin],
         tokens: Tokens | None = None,
+        words: set[str] | None = None,
     ) -> None:
         """Take a stored segment's own indexes as this empty index's (no copy, no training).
 
@@ -135,10 +141,10 @@ class LiveIndex:
         self.vectors = grow(vectors, np.zeros((0, self.dim), np.float32), self.approximate_from)
         self.sentence_vectors = grow(sentence_vectors, np.zeros((0, self.dim), np.float32),
                                      self.approximate_from)
-        self._append(passages, origins, 0, tokens)
+        self._append(passages, origins, 0, tokens, words)
 
     def _append(self, passages: Sequence[Passage], origins: Sequence[Origin],
-                first_sentence: int, tokens: Tokens | None) -> None:
+                first_sentence: int, tokens: Tokens | None, words: set[str] | None) -> None:
         """Record passages whose vectors were just placed at the next rows."""
         start = len(self.passages)
         counts = [len(p.sentences) for p in passages]
@@ -148,6 +154,7 @@ class LiveIndex:
         if tokens is None:
             tokens = self.keyword.tokenize([keyword_text(p) for p in passages])
         self.keyword.add_tokens(tokens)
+        self.words_added.append(words if words is not None else words_of(passages))
         self.alive.extend(np.ones(len(passages), dtype=bool))
         self.scope_codes.extend([self._code(p.scope) for p in passages])
         for offset, passage in enumerate(passages):

@@ -15,9 +15,14 @@ five letters or more, their first five letters (so "Mexican" finds "Mexico",
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from index.retrieval.live import LiveIndex
+from index.articles.passages import Passage
 from index.retrieval.parts import fold
+
+if TYPE_CHECKING:
+    from index.retrieval.live import LiveIndex
 
 CAPITALISED_NOUNS = frozenset({"de"})
 """Languages that capitalise every noun, where a capital letter does not mark a name."""
@@ -28,6 +33,15 @@ PREFIX = 5
 _NAME = re.compile(r"(?<![\w¿¡])([A-ZÀ-ÖØ-Þ][\w'’-]+)")
 _WORD = re.compile(r"\w+")
 _OPENERS = ".?!:;"
+
+
+def words_of(passages: Iterable[Passage]) -> set[str]:
+    """The accent-folded, lower-case words of passages' titles, authors and texts: what a
+    name is looked up in. Stored with each segment, so a start does not read them again."""
+    words: set[str] = set()
+    for passage in passages:
+        words.update(_WORD.findall(fold(f"{passage.title} {passage.author} {passage.text}")))
+    return words
 
 
 def names_in(question: str) -> list[str]:
@@ -62,15 +76,13 @@ class NameCheck:
                    for w in words)
 
     def catch_up(self, live: LiveIndex) -> None:
-        """Read the words of the passages added to ``live`` since the last call."""
+        """Take in the words of the passages added to ``live`` since the last call."""
         if live is not self._live:
             self._live, self._seen = live, 0
             self._words, self._prefixes = set(), set()
         # Removed passages keep their words: a name once in the corpus is not
         # evidence of a neighbouring subject, and forgetting would need a count.
-        for passage in live.passages[self._seen:]:
-            text = f"{passage.title} {passage.author} {passage.text}"
-            words = set(_WORD.findall(fold(text)))
+        for words in live.words_added[self._seen:]:
             self._words |= words
             self._prefixes |= {w[:PREFIX] for w in words if len(w) >= PREFIX}
-        self._seen = len(live.passages)
+        self._seen = len(live.words_added)

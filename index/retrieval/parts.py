@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from index.articles.documents import BIO
-from index.retrieval.live import LiveIndex
+
+if TYPE_CHECKING:  # live imports the name check, which folds words with this module
+    from index.retrieval.live import LiveIndex
 
 _ASKS_ABOUT_AUTHOR = re.compile(
     r"\b(authors?|autor(a|es)?|writers?|escritor(a|es)?|wrote|written by|escribio|"

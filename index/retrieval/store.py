@@ -13,6 +13,7 @@ Layout under ``<data_dir>/index/``::
         passages.jsonl       one passage record per line, in row order
         terms.npz            each passage's keyword terms (index.retrieval.keyword.Tokens),
                              so a start does not tokenize the corpus again
+        words.txt            the passages' folded words, one per line (the name check's)
 
 Why segments: an add writes one small segment (only the article's passages)
 and a new manifest, and a remove writes only a manifest with more deleted
@@ -49,6 +50,7 @@ from index.errors import IndexCorruptError, IndexFormatError
 from index.retrieval.ann import FlatIndex, grow, load_index
 from index.retrieval.keyword import Tokens
 from index.retrieval.live import LiveIndex, Origin, keyword_tokens
+from index.retrieval.names import words_of
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,8 @@ VECTORS = "vectors.faiss"
 SENTENCES = "sentences.faiss"
 PASSAGES = "passages.jsonl"
 TERMS = "terms.npz"
-_FILES = (VECTORS, SENTENCES, PASSAGES, TERMS)
+WORDS = "words.txt"
+_FILES = (VECTORS, SENTENCES, PASSAGES, TERMS, WORDS)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,7 @@ class IndexStore:
             # as it is instead of training them again.
             grow(FlatIndex(vectors.shape[1]), matrix, self.approximate_from).save(tmp / file_name)
         (tokens if tokens is not None else keyword_tokens(passages)).save(tmp / TERMS)
+        (tmp / WORDS).write_text("\n".join(sorted(words_of(passages))), "utf-8")
         lines = (json.dumps(p.to_record(), ensure_ascii=False) for p in passages)
         (tmp / PASSAGES).write_text("".join(f"{line}\n" for line in lines), "utf-8")
         for file_name in _FILES:
@@ -216,6 +220,11 @@ class IndexStore:
             tokens = Tokens.load(folder / TERMS)
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"cannot read {folder / TERMS}: {exc}") from None
+        try:
+            text = (folder / WORDS).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IndexCorruptError(f"cannot read {folder / WORDS}: {exc}") from None
+        words = set(text.split("\n")) if text else set()
         if len(tokens) != len(passages):
             raise IndexCorruptError(f"{folder / TERMS} holds {len(tokens)} passages, "
                                     f"not {len(passages)}")
@@ -232,7 +241,8 @@ class IndexStore:
             # The first segment (after a compaction, nearly all of the index): its own
             # indexes become the live ones, without a copy; its dead rows are masked.
             live.adopt(passages, vectors, sentences,
-                       [Origin(segment.name, row) for row in range(len(passages))], tokens)
+                       [Origin(segment.name, row) for row in range(len(passages))], tokens,
+                       words)
             live.remove([passages[row].passage_id for row in sorted(dead)])
             return
         keep = [row for row in range(len(passages)) if row not in dead]
@@ -243,7 +253,7 @@ class IndexStore:
         live.add([passages[row] for row in keep],
                  vectors.vectors(np.asarray(keep, dtype=np.int64)),
                  sentences.vectors(np.asarray(sentence_rows, dtype=np.int64)),
-                 [Origin(segment.name, row) for row in keep], tokens.select(keep))
+                 [Origin(segment.name, row) for row in keep], tokens.select(keep), words)
 
     def _read_manifest(self, path: Path) -> Manifest:
         try:

@@ -7,7 +7,7 @@ import pytest
 
 from index.articles.documents import load_corpus
 from index.errors import IndexCorruptError, IndexFormatError
-from index.retrieval import keyword
+from index.retrieval import keyword, live
 from index.retrieval.embedder import EmbeddingCache, Encoder
 from index.retrieval.engine import Engine
 from index.retrieval.indexer import update_index
@@ -47,21 +47,24 @@ def test_build_then_reload_uses_the_stored_index(tmp_path: Path, embedder: Encod
     assert manifest.model.split("#")[0] == "all-MiniLM-L6-v2"  # the backend, if any, after #
 
 
-def test_a_start_reads_the_stored_keyword_terms_instead_of_tokenizing(
+def test_a_start_reads_the_stored_terms_and_words_instead_of_reading_every_passage(
         tmp_path: Path, embedder: Encoder, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tokenizing every passage was most of a large index's start; the segment keeps them."""
+    """Tokenizing every passage for BM25 and reading its words for the name check were most
+    of a large index's start; each segment keeps both."""
     settings = small_settings(tmp_path)
     Engine.open(settings, embedder=embedder)
 
-    def no_tokenizing(*_: object, **__: object) -> None:
-        raise AssertionError("a start tokenized the passages again")
+    def forbidden(*_: object, **__: object) -> None:
+        raise AssertionError("a start read every passage again")
 
-    monkeypatch.setattr(keyword, "tokenize", no_tokenizing)
+    monkeypatch.setattr(keyword, "tokenize", forbidden)
+    monkeypatch.setattr(live, "words_of", forbidden)
     again = Engine.open(settings, embedder=embedder)
     assert not again.report.rebuilt
     answer = again.ask("Who carries loads near Lake Titicaca?")  # BM25 votes: "Titicaca"
     assert answer.results and "Titicaca" in answer.results[0].passage.text
     assert again.searcher.data.live.keyword.scores("Titicaca").max() > 0
+    assert again.ask("What do herders in Ayacucho sell?").unknown_names == ("Ayacucho",)
 
 
 def test_update_adds_and_removes_only_what_changed(tmp_path: Path, embedder: Encoder) -> None:
