@@ -5,10 +5,11 @@
 The rows are the real all-MiniLM-L6-v2 vectors that ``bench/quality.py`` caches
 (documents and sentences of Cranfield, CISI and SciFact, about 69,000); a
 random ``--questions`` of them are held out and searched for. For the flat
-index, citebot's ``IvfIndex`` (2·√n lists, an eighth probed) and faiss HNSW at
-two sizes, it prints build time, one-question search time (p50, one thread
-per question as the searcher runs), and recall@10 and @100 against exact search,
-globally and within a random 10% of the rows (a scope). Every figure as JSON.
+index, citebot's ``IvfIndex`` (2·√n lists, an eighth probed, float16 rows), the
+same lists with float32 rows and with 8-bit codes, and faiss HNSW at two sizes,
+it prints build time, one-question search time (p50, one thread per question as
+the searcher runs), and recall@10 and @100 against exact search, globally and
+within a random 10% of the rows (a scope). Every figure as JSON.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ sys.path.insert(0, str(HERE.parent))
 
 from bench.scale import real_vectors  # noqa: E402
 from index.retrieval.ann import FlatIndex, IvfIndex, VectorIndex  # noqa: E402
+from index.retrieval.ann.ivf import (  # noqa: E402
+    PROBED_SHARE,
+    SAMPLE_PER_LIST,
+    TRAINING_ROUNDS,
+    shape,
+)
 
 
 class Hnsw:
@@ -48,6 +55,38 @@ class Hnsw:
         selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
         return self._index.search(queries, k, params=faiss.SearchParametersHNSW(
             sel=selector, efSearch=max(self._ef, k)))
+
+
+class IvfVariant:
+    """citebot's inverted lists with other row codes (float32 rows, 8-bit codes), to compare."""
+
+    def __init__(self, vectors: np.ndarray, codes: str) -> None:
+        lists, _ = shape(len(vectors))
+        self._probes = max(1, -(-lists // PROBED_SHARE))
+        self._quantizer = faiss.IndexFlatIP(vectors.shape[1])
+        if codes == "float32":
+            self._index = faiss.IndexIVFFlat(self._quantizer, vectors.shape[1], lists,
+                                             faiss.METRIC_INNER_PRODUCT)
+        else:
+            self._index = faiss.IndexIVFScalarQuantizer(
+                self._quantizer, vectors.shape[1], lists, faiss.ScalarQuantizer.QT_8bit,
+                faiss.METRIC_INNER_PRODUCT)
+        self._index.cp.niter = TRAINING_ROUNDS
+        self._index.cp.seed = 1234
+        self._index.cp.spherical = True
+        self._index.cp.max_points_per_centroid = SAMPLE_PER_LIST
+        self._index.train(vectors)
+        self._index.add(vectors)
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        if allowed is None:
+            return self._index.search(queries, k, params=faiss.SearchParametersIVF(
+                nprobe=self._probes))
+        bits = np.packbits(allowed, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        return self._index.search(queries, k, params=faiss.SearchParametersIVF(
+            sel=selector, nprobe=self._probes))
 
 
 def recall(found: np.ndarray, exact: np.ndarray) -> float:
@@ -94,7 +133,9 @@ def main() -> None:
         exact[f"scope{k}"] = np.argsort(-np.where(scope, scores, -np.inf), axis=1)[:, :k]
     report = {"rows": len(rows), "questions": len(queries), "results": []}
     for name, make in (("flat (exact)", FlatIndex.from_vectors),
-                       ("ivf (citebot)", IvfIndex.train),
+                       ("ivf, float16 rows (citebot)", IvfIndex.train),
+                       ("ivf, float32 rows", lambda v: IvfVariant(v, "float32")),
+                       ("ivf, 8-bit codes", lambda v: IvfVariant(v, "8bit")),
                        ("hnsw M=16 ef=128", lambda v: Hnsw(v, 16, 128)),
                        ("hnsw M=32 ef=256", lambda v: Hnsw(v, 32, 256))):
         figures = measure(name, make, rows, queries, scope, exact)

@@ -55,7 +55,7 @@ def load_index(path: Path) -> VectorIndex:
         raw = faiss.read_index(str(path))
     except RuntimeError as exc:
         raise IndexCorruptError(f"cannot read {path}: {exc}") from None
-    if isinstance(raw, faiss.IndexIVFFlat):
+    if isinstance(raw, faiss.IndexIVF):
         return IvfIndex(raw, int(raw.ntotal))
     if isinstance(raw, faiss.IndexFlat):
         return FlatIndex(int(raw.d), raw)

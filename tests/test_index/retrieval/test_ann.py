@@ -67,6 +67,12 @@ def _clustered(rows: int, dim: int = 32, topics: int = 40, seed: int = 0) -> np.
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
 
 
+def _stored(got: np.ndarray, vectors: np.ndarray) -> bool:
+    """Whether rows read back are ``vectors`` as the approximate index keeps them (each
+    row's difference from its list's centre in float16)."""
+    return got.shape == vectors.shape and float(np.abs(got - vectors).max()) < 5e-4
+
+
 def _exact(vectors: np.ndarray, queries: np.ndarray, k: int,
            allowed: np.ndarray | None = None) -> np.ndarray:
     scores = queries @ vectors.T
@@ -87,7 +93,7 @@ def test_approximate_index_finds_nearly_what_exact_search_finds() -> None:
     assert recall >= 0.9, recall
     # Same rows, same lists: training is deterministic.
     assert np.array_equal(IvfIndex.train(vectors).search(queries, 10)[1], found)
-    assert np.array_equal(index.vectors(np.array([0, 3999])), vectors[[0, 3999]])
+    assert _stored(index.vectors(np.array([0, 3999])), vectors[[0, 3999]])
 
 
 def test_approximate_index_never_leaves_the_admitted_rows() -> None:
@@ -104,11 +110,12 @@ def test_approximate_index_never_leaves_the_admitted_rows() -> None:
         assert ((found >= 0).sum(axis=1) == min(10, int(allowed.sum()))).all()  # never short
         assert np.allclose(scores[found >= 0], np.einsum(
             "ij,ij->i", vectors[hits], np.repeat(queries, (found >= 0).sum(axis=1), axis=0)),
-            atol=1e-5)
+            atol=1e-3)
     small = np.zeros(4000, dtype=bool)
     small[rng.choice(4000, 12, replace=False)] = True
     _, found = index.search(queries, 10, small)
-    assert found.tolist() == _exact(vectors, queries, 10, small).tolist()
+    stored = index.vectors(np.arange(4000))  # the exact path reads these
+    assert found.tolist() == _exact(stored, queries, 10, small).tolist()
     _, none = index.search(queries[:1], 5, np.zeros(4000, dtype=bool))
     assert none.tolist() == [[-1] * 5]
 
@@ -129,8 +136,8 @@ def test_approximate_index_adds_and_removes_without_a_rebuild(tmp_path: Path) ->
     assert 17 not in found[0]
     index.save(tmp_path / "ivf.faiss")
     loaded = IvfIndex.load(tmp_path / "ivf.faiss")
-    assert loaded.size() == 3020 and np.array_equal(loaded.vectors(np.arange(3020)),
-                                                    np.vstack([vectors, added]))
+    assert loaded.size() == 3020
+    assert _stored(loaded.vectors(np.arange(3020)), np.vstack([vectors, added]))
     FlatIndex.from_vectors(vectors).save(tmp_path / "flat.faiss")
     with pytest.raises(IndexCorruptError):
         IvfIndex.load(tmp_path / "flat.faiss")
@@ -144,7 +151,7 @@ def test_a_growing_index_turns_approximate_at_the_threshold_keeping_its_removals
     assert grow(index, vectors[:0], 0) is index and grow(index, vectors[:0], 2000) is index
     grown = grow(index, vectors[1000:], 2000)
     assert isinstance(grown, IvfIndex) and grown.size() == 3000
-    assert np.array_equal(grown.vectors(np.arange(3000)), vectors)
+    assert _stored(grown.vectors(np.arange(3000)), vectors)
     _, found = grown.search(vectors[5:6], 3000, np.ones(3000, dtype=bool))
     assert 5 not in found[0] and (found[0] >= 0).sum() == 2999
     more = _clustered(2000, seed=7)
@@ -152,7 +159,7 @@ def test_a_growing_index_turns_approximate_at_the_threshold_keeping_its_removals
     again = grow(grown, _clustered(7000, seed=8), 2000)
     assert isinstance(again, IvfIndex) and again is not grown and again.lists > grown.lists
     assert again.size() == 12000 and 5 not in again.search(vectors[5:6], 50)[1][0]
-    assert np.array_equal(again.vectors(np.arange(3000, 5000)), more)
+    assert _stored(again.vectors(np.arange(3000, 5000)), more)
     # An index that starts past the threshold is approximate from its first rows.
     assert isinstance(grow(FlatIndex(32), vectors, 2000), IvfIndex)
 
