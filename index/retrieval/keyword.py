@@ -81,7 +81,8 @@ class Tokens:
         """Read what ``save`` wrote.
 
         Raises:
-            OSError, ValueError, KeyError: the file is missing or not such a file.
+            OSError, ValueError, KeyError, zipfile.BadZipFile: the file is missing or
+                not such a file.
         """
         with np.load(path, allow_pickle=False) as data:
             text = data["vocab"].tobytes().decode("utf-8")

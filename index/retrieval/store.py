@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import shutil
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -218,7 +219,7 @@ class IndexStore:
         passages = _read_passages(folder / PASSAGES)
         try:
             tokens = Tokens.load(folder / TERMS)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
             raise IndexCorruptError(f"cannot read {folder / TERMS}: {exc}") from None
         try:
             text = (folder / WORDS).read_text(encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import bm25s
@@ -95,3 +96,7 @@ def test_tokens_round_trip_through_a_file_and_select_rows(tmp_path: Path) -> Non
     (tmp_path / "bad.npz").write_bytes(b"not a numpy file")
     with pytest.raises((OSError, ValueError)):
         Tokens.load(tmp_path / "bad.npz")
+    whole = (tmp_path / "terms.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises((OSError, ValueError, KeyError, zipfile.BadZipFile)):
+        Tokens.load(tmp_path / "cut.npz")
