@@ -145,10 +145,7 @@ def _build(
     segment = store.write_segment(passages, vectors, sentence_vectors, tokens)
     manifest = store.publish(Manifest(embedder.name, embedder.dim, len(passages), fingerprint,
                                       documents=hashes, segments=(segment,)))
-    live = store.new_live(embedder.dim)
-    live.add(passages, vectors, sentence_vectors,
-             [Origin(segment.name, row) for row in range(len(passages))], tokens)
-    return IndexData(manifest, live)
+    return IndexData(manifest, store.open_segment(segment, passages, tokens))
 
 
 def _update(
@@ -224,9 +221,7 @@ def _compact(store: IndexStore, data: IndexData) -> IndexData:
     segment = store.write_segment(passages, vectors, sentence_vectors, tokens)
     manifest = store.publish(replace(data.manifest, count=len(passages), segments=(segment,),
                                      deleted={}))
-    fresh = store.new_live(live.dim)
-    fresh.add(passages, vectors, sentence_vectors,
-              [Origin(segment.name, row) for row in range(len(passages))], tokens)
+    fresh = store.open_segment(segment, passages, tokens)
     log.info("compacted the index into one segment of %d passages", len(passages))
     return IndexData(manifest, fresh)
 

@@ -146,6 +146,8 @@ class LiveIndex:
     def _append(self, passages: Sequence[Passage], origins: Sequence[Origin],
                 first_sentence: int, tokens: Tokens | None, words: set[str] | None) -> None:
         """Record passages whose vectors were just placed at the next rows."""
+        if not passages:
+            return
         start = len(self.passages)
         counts = [len(p.sentences) for p in passages]
         starts = first_sentence + np.concatenate([[0], np.cumsum(counts)[:-1]])

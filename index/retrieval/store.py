@@ -196,6 +196,17 @@ class IndexStore:
         crash_point("segment-written")
         return Segment(name, len(passages), len(sentence_vectors), checksums)
 
+    def open_segment(self, segment: Segment, passages: Sequence[Passage],
+                     tokens: Tokens | None = None) -> LiveIndex:
+        """A live index of one segment just written with ``passages``: its vector indexes
+        are read back as written (lists trained once, at the write), not built again."""
+        folder = self.root / segment.name
+        vectors = load_index(folder / VECTORS)
+        live = self.new_live(vectors.dim)
+        live.adopt(passages, vectors, load_index(folder / SENTENCES),
+                   [Origin(segment.name, row) for row in range(len(passages))], tokens)
+        return live
+
     def publish(self, manifest: Manifest) -> Manifest:
         """Make ``manifest`` the live one atomically, then delete what it no longer uses."""
         manifest = replace(manifest, format_version=FORMAT_VERSION)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -76,3 +76,33 @@ class Removed:
         living = np.ones(size, dtype=bool)
         living[: len(self.mask)] = ~self.mask
         return living if allowed is None else living & allowed
+
+
+class MaskedRows:
+    """What the faiss-backed indexes share: rows that only grow, removals kept as a mask.
+
+    A subclass sets ``_index`` (its faiss index), ``dim`` and ``removed``.
+    """
+
+    _index: Any
+    dim: int
+    removed: Removed
+
+    def size(self) -> int:
+        """How many rows have been added, removed ones included."""
+        return int(self._index.ntotal)
+
+    def add(self, vectors: np.ndarray) -> None:
+        """Append rows after the existing ones."""
+        if len(vectors):
+            self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def remove(self, rows: Sequence[int] | np.ndarray) -> None:
+        """Mask rows out of every later search (they keep their place)."""
+        self.removed.mark(rows, self.size())
+
+    def _prepare(self, queries: np.ndarray, allowed: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Queries as faiss takes them, and the rows a search may return (None: all)."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        return queries, self.removed.admitted(allowed, self.size())

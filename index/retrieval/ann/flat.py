@@ -8,22 +8,21 @@ format (faiss's own), so an index written by an earlier version loads unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from index.errors import IndexCorruptError
-from index.retrieval.ann.base import Removed
+from index.retrieval.ann.base import MaskedRows, Removed
 
 
-class FlatIndex:
+class FlatIndex(MaskedRows):
     """Inner-product exact search over float32 rows, with removals as a mask."""
 
     def __init__(self, dim: int, flat: faiss.IndexFlat | None = None) -> None:
         self.dim = dim
-        self._flat = flat if flat is not None else faiss.IndexFlatIP(dim)
+        self._index = flat if flat is not None else faiss.IndexFlatIP(dim)
         self.removed = Removed()
 
     @classmethod
@@ -46,28 +45,14 @@ class FlatIndex:
             raise IndexCorruptError(f"cannot read {path}: {exc}") from None
         return cls(flat.d, flat)
 
-    def size(self) -> int:
-        """How many rows have been added, removed ones included."""
-        return int(self._flat.ntotal)
-
-    def add(self, vectors: np.ndarray) -> None:
-        """Append rows after the existing ones."""
-        if len(vectors):
-            self._flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
-
-    def remove(self, rows: Sequence[int] | np.ndarray) -> None:
-        """Mask rows out of every later search (they keep their place)."""
-        self.removed.mark(rows, self.size())
-
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` highest inner products per query among the admitted, unremoved rows."""
-        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
-        admit = self.removed.admitted(allowed, self.size())
+        queries, admit = self._prepare(queries, allowed)
         if admit is None:
-            return self._flat.search(queries, k)
+            return self._index.search(queries, k)
         selector = only(admit)  # held here until faiss is done with it
-        return self._flat.search(queries, k, params=faiss.SearchParameters(sel=selector))
+        return self._index.search(queries, k, params=faiss.SearchParameters(sel=selector))
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
         """The stored rows (read from faiss's own buffer, no copy of the whole index)."""
@@ -75,16 +60,16 @@ class FlatIndex:
 
     def matrix(self) -> np.ndarray:
         """Every row, as a read-only view of faiss's buffer (valid until the next add)."""
-        if not self._flat.ntotal:
+        if not self._index.ntotal:
             return np.zeros((0, self.dim), dtype=np.float32)
-        flat = faiss.rev_swig_ptr(self._flat.get_xb(), self._flat.ntotal * self.dim)
-        view = np.asarray(flat).reshape(self._flat.ntotal, self.dim)
+        flat = faiss.rev_swig_ptr(self._index.get_xb(), self._index.ntotal * self.dim)
+        view = np.asarray(flat).reshape(self._index.ntotal, self.dim)
         view.flags.writeable = False
         return view
 
     def save(self, path: Path) -> None:
         """Write the rows in faiss's format (removed rows are the store's to drop)."""
-        faiss.write_index(self._flat, str(path))
+        faiss.write_index(self._index, str(path))
 
 
 

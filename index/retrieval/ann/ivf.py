@@ -36,14 +36,13 @@ server's search is then exact and never comes back short.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from index.errors import IndexCorruptError
-from index.retrieval.ann.base import Removed
+from index.retrieval.ann.base import MaskedRows, Removed
 from index.retrieval.ann.flat import only
 
 LISTS_PER_ROOT = 2
@@ -67,7 +66,7 @@ def shape(rows: int) -> tuple[int, int]:
     return lists, max(1, math.ceil(lists / PROBED_SHARE))
 
 
-class IvfIndex:
+class IvfIndex(MaskedRows):
     """Inner-product search over inverted lists of float16 rows, removals as a mask.
 
     float16 halves the memory of float32 rows (a 100,000-passage index's sentences
@@ -76,7 +75,7 @@ class IvfIndex:
     """
 
     def __init__(self, ivf: faiss.IndexIVF, trained_rows: int) -> None:
-        self._ivf = ivf
+        self._index = ivf
         self.dim = int(ivf.d)
         self.lists = int(ivf.nlist)
         self.probes = max(1, math.ceil(self.lists / PROBED_SHARE))
@@ -123,36 +122,22 @@ class IvfIndex:
             raise IndexCorruptError(f"{path} is a {type(ivf).__name__}, not an inverted-list index")
         return cls(ivf, int(ivf.ntotal))
 
-    def size(self) -> int:
-        """How many rows have been added, removed ones included."""
-        return int(self._ivf.ntotal)
-
     def needs_training(self, rows: int | None = None) -> bool:
         """Whether the index has outgrown (or, at ``rows`` rows, would outgrow) its
         lists, which would grow long and slow."""
         return (self.size() if rows is None else rows) >= RETRAIN_GROWTH * max(1, self.trained_rows)
 
-    def add(self, vectors: np.ndarray) -> None:
-        """Append rows after the existing ones (each filed in its nearest list)."""
-        if len(vectors):
-            self._ivf.add(np.ascontiguousarray(vectors, dtype=np.float32))
-
-    def remove(self, rows: Sequence[int] | np.ndarray) -> None:
-        """Mask rows out of every later search (they keep their place)."""
-        self.removed.mark(rows, self.size())
-
     def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best admitted, unremoved rows per query (approximate but for small scopes)."""
-        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
-        admit = self.removed.admitted(allowed, self.size())
+        queries, admit = self._prepare(queries, allowed)
         if admit is None:
-            return self._ivf.search(queries, k, params=faiss.SearchParametersIVF(
+            return self._index.search(queries, k, params=faiss.SearchParametersIVF(
                 nprobe=self.probes))
         if int(admit.sum()) * self.probes < EXACT_MARGIN * k * self.lists:
             return self._exact(queries, k, np.flatnonzero(admit))
         selector = only(admit)  # held here until faiss is done with it
-        return self._ivf.search(queries, k, params=faiss.SearchParametersIVF(
+        return self._index.search(queries, k, params=faiss.SearchParametersIVF(
             sel=selector, nprobe=self.probes))
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
@@ -160,11 +145,11 @@ class IvfIndex:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
         if not len(rows):
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._ivf.reconstruct_batch(rows)
+        return self._index.reconstruct_batch(rows)
 
     def save(self, path: Path) -> None:
         """Write the index, lists and row map included, in faiss's format."""
-        faiss.write_index(self._ivf, str(path))
+        faiss.write_index(self._index, str(path))
 
     def _exact(self, queries: np.ndarray, k: int, rows: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
