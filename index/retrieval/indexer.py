@@ -145,7 +145,7 @@ def _build(
     segment = store.write_segment(passages, vectors, sentence_vectors, tokens)
     manifest = store.publish(Manifest(embedder.name, embedder.dim, len(passages), fingerprint,
                                       documents=hashes, segments=(segment,)))
-    return IndexData(manifest, store.open_segment(segment, passages, tokens))
+    return IndexData(manifest, store.open_segment(segment, passages))
 
 
 def _update(
@@ -217,11 +217,12 @@ def _compact(store: IndexStore, data: IndexData) -> IndexData:
     rows = [r for i in positions for r in live.sentence_rows(i)]
     vectors = live.vectors.vectors(np.asarray(positions, dtype=np.int64))
     sentence_vectors = live.sentence_vectors.vectors(np.asarray(rows, dtype=np.int64))
-    tokens = keyword_tokens(passages)
+    # The live keyword index has every passage's terms already: no tokenizing again.
+    tokens = live.keyword.tokens(positions)
     segment = store.write_segment(passages, vectors, sentence_vectors, tokens)
     manifest = store.publish(replace(data.manifest, count=len(passages), segments=(segment,),
                                      deleted={}))
-    fresh = store.open_segment(segment, passages, tokens)
+    fresh = store.open_segment(segment, passages)
     log.info("compacted the index into one segment of %d passages", len(passages))
     return IndexData(manifest, fresh)
 

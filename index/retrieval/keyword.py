@@ -260,6 +260,27 @@ class KeywordIndex:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return np.concatenate([d for d, _ in parts]), np.concatenate([t for _, t in parts])
 
+    def tokens(self, positions: Sequence[int]) -> Tokens:
+        """The texts at ``positions`` as ``Tokens`` (to store them again, as a compaction
+        does), read from the index instead of tokenizing them again."""
+        starts = [block.start for block in self._blocks]
+        terms, counts = [], []
+        lengths = np.zeros(len(positions), dtype=np.int64)
+        for i, position in enumerate(positions):
+            block = self._blocks[bisect.bisect_right(starts, position) - 1]
+            row = position - block.start
+            a, b = block.offsets[row], block.offsets[row + 1]
+            terms.append(block.terms[a:b])
+            counts.append(block.counts[a:b])
+            lengths[i] = b - a
+        offsets = np.zeros(len(positions) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return Tokens(list(self._vocab), offsets,
+                      np.concatenate(terms).astype(np.int32) if terms else
+                      np.zeros(0, dtype=np.int32),
+                      np.concatenate(counts).astype(np.int32) if counts else
+                      np.zeros(0, dtype=np.int32))
+
     def text_terms(self, position: int) -> list[tuple[int, int]]:
         """The terms of the text at ``position`` with their counts."""
         block = self._blocks[bisect.bisect_right([b.start for b in self._blocks], position) - 1]

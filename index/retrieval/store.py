@@ -48,7 +48,7 @@ from index.articles.passages import Passage
 from index.config import IndexSettings
 from index.crashpoints import crash_point
 from index.errors import IndexCorruptError, IndexFormatError
-from index.retrieval.ann import FlatIndex, grow, load_index
+from index.retrieval.ann import FlatIndex, VectorIndex, grow, load_index
 from index.retrieval.keyword import Tokens
 from index.retrieval.live import LiveIndex, Origin, keyword_tokens
 from index.retrieval.names import words_of
@@ -196,15 +196,14 @@ class IndexStore:
         crash_point("segment-written")
         return Segment(name, len(passages), len(sentence_vectors), checksums)
 
-    def open_segment(self, segment: Segment, passages: Sequence[Passage],
-                     tokens: Tokens | None = None) -> LiveIndex:
-        """A live index of one segment just written with ``passages``: its vector indexes
-        are read back as written (lists trained once, at the write), not built again."""
-        folder = self.root / segment.name
-        vectors = load_index(folder / VECTORS)
-        live = self.new_live(vectors.dim)
-        live.adopt(passages, vectors, load_index(folder / SENTENCES),
-                   [Origin(segment.name, row) for row in range(len(passages))], tokens)
+    def open_segment(self, segment: Segment, passages: Sequence[Passage]) -> LiveIndex:
+        """A live index of one segment just written with ``passages``, read back as
+        written: lists trained, terms tokenized and words folded once, at the write."""
+        parts = _read_parts(self.root / segment.name, len(passages))
+        live = self.new_live(parts.vectors.dim)
+        live.adopt(passages, parts.vectors, parts.sentences,
+                   [Origin(segment.name, row) for row in range(len(passages))], parts.tokens,
+                   parts.words)
         return live
 
     def publish(self, manifest: Manifest) -> Manifest:
@@ -225,21 +224,9 @@ class IndexStore:
         for file_name, expected in segment.checksums.items():
             if _sha256(folder / file_name) != expected:
                 raise IndexCorruptError(f"{folder / file_name} does not match its manifest")
-        vectors = load_index(folder / VECTORS)
-        sentences = load_index(folder / SENTENCES)
         passages = _read_passages(folder / PASSAGES)
-        try:
-            tokens = Tokens.load(folder / TERMS)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-            raise IndexCorruptError(f"cannot read {folder / TERMS}: {exc}") from None
-        try:
-            text = (folder / WORDS).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise IndexCorruptError(f"cannot read {folder / WORDS}: {exc}") from None
-        words = set(text.split("\n")) if text else set()
-        if len(tokens) != len(passages):
-            raise IndexCorruptError(f"{folder / TERMS} holds {len(tokens)} passages, "
-                                    f"not {len(passages)}")
+        parts = _read_parts(folder, len(passages))
+        vectors, sentences = parts.vectors, parts.sentences
         if vectors.dim != live.dim or sentences.dim != live.dim:
             raise IndexCorruptError(f"{folder} has dimension {vectors.dim}, not {live.dim}")
         expected_sentences = sum(len(p.sentences) for p in passages)
@@ -253,8 +240,8 @@ class IndexStore:
             # The first segment (after a compaction, nearly all of the index): its own
             # indexes become the live ones, without a copy; its dead rows are masked.
             live.adopt(passages, vectors, sentences,
-                       [Origin(segment.name, row) for row in range(len(passages))], tokens,
-                       words)
+                       [Origin(segment.name, row) for row in range(len(passages))],
+                       parts.tokens, parts.words)
             live.remove([passages[row].passage_id for row in sorted(dead)])
             return
         keep = [row for row in range(len(passages)) if row not in dead]
@@ -265,7 +252,8 @@ class IndexStore:
         live.add([passages[row] for row in keep],
                  vectors.vectors(np.asarray(keep, dtype=np.int64)),
                  sentences.vectors(np.asarray(sentence_rows, dtype=np.int64)),
-                 [Origin(segment.name, row) for row in keep], tokens.select(keep), words)
+                 [Origin(segment.name, row) for row in keep], parts.tokens.select(keep),
+                 parts.words)
 
     def _read_manifest(self, path: Path) -> Manifest:
         try:
@@ -299,6 +287,36 @@ class IndexStore:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What a segment stores beside its passages, read back."""
+
+    vectors: VectorIndex
+    sentences: VectorIndex
+    tokens: Tokens
+    words: set[str]
+
+
+def _read_parts(folder: Path, passages: int) -> _Parts:
+    """A segment's vector indexes, keyword terms and words (``passages``: how many it holds).
+
+    Raises:
+        IndexCorruptError: a file cannot be read, or the terms are not ``passages`` long.
+    """
+    try:
+        tokens = Tokens.load(folder / TERMS)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise IndexCorruptError(f"cannot read {folder / TERMS}: {exc}") from None
+    if len(tokens) != passages:
+        raise IndexCorruptError(f"{folder / TERMS} holds {len(tokens)} passages, not {passages}")
+    try:
+        text = (folder / WORDS).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"cannot read {folder / WORDS}: {exc}") from None
+    return _Parts(load_index(folder / VECTORS), load_index(folder / SENTENCES), tokens,
+                  set(text.split("\n")) if text else set())
 
 
 def _read_passages(path: Path) -> list[Passage]:

@@ -41,7 +41,6 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from index.errors import IndexCorruptError
 from index.retrieval.ann.base import MaskedRows, Removed
 from index.retrieval.ann.flat import only
 
@@ -107,21 +106,6 @@ class IvfIndex(MaskedRows):
         index.add(vectors)
         return index
 
-    @classmethod
-    def load(cls, path: Path) -> IvfIndex:
-        """Read an index written by ``save``.
-
-        Raises:
-            IndexCorruptError: the file is not a faiss inverted-list index.
-        """
-        try:
-            ivf = faiss.read_index(str(path))
-        except RuntimeError as exc:
-            raise IndexCorruptError(f"cannot read {path}: {exc}") from None
-        if not isinstance(ivf, faiss.IndexIVF):
-            raise IndexCorruptError(f"{path} is a {type(ivf).__name__}, not an inverted-list index")
-        return cls(ivf, int(ivf.ntotal))
-
     def needs_training(self, rows: int | None = None) -> bool:
         """Whether the index has outgrown (or, at ``rows`` rows, would outgrow) its
         lists, which would grow long and slow."""
@@ -148,7 +132,8 @@ class IvfIndex(MaskedRows):
         return self._index.reconstruct_batch(rows)
 
     def save(self, path: Path) -> None:
-        """Write the index, lists and row map included, in faiss's format."""
+        """Write the index, lists and row map included, in faiss's format (read back by
+        ``index.retrieval.ann.load_index``)."""
         faiss.write_index(self._index, str(path))
 
     def _exact(self, queries: np.ndarray, k: int, rows: np.ndarray

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from index.errors import IndexCorruptError
-from index.retrieval.ann import FlatIndex, IvfIndex, VectorIndex, grow
+from index.retrieval.ann import FlatIndex, IvfIndex, VectorIndex, grow, load_index
 from tests import paths
 
 ROOT = paths.ROOT
@@ -135,12 +135,14 @@ def test_approximate_index_adds_and_removes_without_a_rebuild(tmp_path: Path) ->
     _, found = index.search(vectors[17:18], 50, np.ones(3020, dtype=bool))
     assert 17 not in found[0]
     index.save(tmp_path / "ivf.faiss")
-    loaded = IvfIndex.load(tmp_path / "ivf.faiss")
-    assert loaded.size() == 3020
+    loaded = load_index(tmp_path / "ivf.faiss")
+    assert isinstance(loaded, IvfIndex) and loaded.size() == 3020
     assert _stored(loaded.vectors(np.arange(3020)), np.vstack([vectors, added]))
     FlatIndex.from_vectors(vectors).save(tmp_path / "flat.faiss")
+    assert isinstance(load_index(tmp_path / "flat.faiss"), FlatIndex)  # whichever kind
+    (tmp_path / "junk.faiss").write_bytes(b"not an index")
     with pytest.raises(IndexCorruptError):
-        IvfIndex.load(tmp_path / "flat.faiss")
+        load_index(tmp_path / "junk.faiss")
 
 
 def test_a_growing_index_turns_approximate_at_the_threshold_keeping_its_removals() -> None:

@@ -100,3 +100,15 @@ def test_tokens_round_trip_through_a_file_and_select_rows(tmp_path: Path) -> Non
     (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])
     with pytest.raises((OSError, ValueError, KeyError, zipfile.BadZipFile)):
         Tokens.load(tmp_path / "cut.npz")
+
+
+def test_tokens_read_back_from_the_index_equal_tokenizing_again() -> None:
+    """A compaction stores the live texts' terms taken from the index, not re-tokenized."""
+    index = KeywordIndex(TEXTS[:3])
+    index.add(TEXTS[3:])
+    index.retire([1])
+    rebuilt = KeywordIndex()
+    rebuilt.add_tokens(index.tokens([0, 2, 3, 4]))
+    fresh = KeywordIndex([TEXTS[0], *TEXTS[2:]])
+    for query in QUERIES:
+        np.testing.assert_allclose(rebuilt.scores(query), fresh.scores(query), rtol=1e-6)
