@@ -145,7 +145,7 @@ def _build(
     segment = store.write_segment(passages, vectors, sentence_vectors, tokens)
     manifest = store.publish(Manifest(embedder.name, embedder.dim, len(passages), fingerprint,
                                       documents=hashes, segments=(segment,)))
-    return IndexData(manifest, store.open_segment(segment, passages))
+    return IndexData(manifest, store.open_segment(segment))
 
 
 def _update(
@@ -180,7 +180,7 @@ def _update(
     vectors, sentence_vectors = _embed(new, embedder, cache, settings, progress)
     deleted = {name: list(rows) for name, rows in data.manifest.deleted.items()}
     for pid in removed:
-        origin = live.origins[live.position[pid]]
+        origin = live.origin(live.position[pid])
         deleted.setdefault(origin.segment, []).append(origin.row)
     segments = data.manifest.segments
     origins: list[Origin] = []
@@ -212,8 +212,9 @@ def _fragmented(manifest: Manifest, running: bool) -> bool:
 def _compact(store: IndexStore, data: IndexData) -> IndexData:
     """Rewrite the live rows as one segment, dropping dead rows and merging segments."""
     live = data.live
-    positions = [position for position, _ in live.live_passages()]
-    passages = [live.passages[i] for i in positions]
+    kept = list(live.live_passages())
+    positions = [position for position, _ in kept]
+    passages = [passage for _, passage in kept]
     rows = [r for i in positions for r in live.sentence_rows(i)]
     vectors = live.vectors.vectors(np.asarray(positions, dtype=np.int64))
     sentence_vectors = live.sentence_vectors.vectors(np.asarray(rows, dtype=np.int64))
@@ -222,7 +223,7 @@ def _compact(store: IndexStore, data: IndexData) -> IndexData:
     segment = store.write_segment(passages, vectors, sentence_vectors, tokens)
     manifest = store.publish(replace(data.manifest, count=len(passages), segments=(segment,),
                                      deleted={}))
-    fresh = store.open_segment(segment, passages)
+    fresh = store.open_segment(segment)
     log.info("compacted the index into one segment of %d passages", len(passages))
     return IndexData(manifest, fresh)
 

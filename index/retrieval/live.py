@@ -1,7 +1,10 @@
 """The index in memory: what a search reads, changed in place by adds and removes.
 
 Rows are positions: passage ``i`` is row ``i`` of the passage vectors and of
-the keyword index, and owns a contiguous run of sentence rows. An add appends
+the keyword index, and owns a contiguous run of sentence rows. Per passage, only
+arrays and two dictionaries (id and document to position) are held; the
+passages themselves are read from their segment when cited
+(``index.retrieval.passage_table``). An add appends
 rows; a remove only marks them dead (they are skipped by every search). So an
 add or remove costs time in proportion to the article, however large the
 corpus. Dead rows are dropped when the index is next compacted (on start-up,
@@ -23,6 +26,8 @@ from index.config import IndexSettings
 from index.retrieval.ann import FlatIndex, VectorIndex, grow
 from index.retrieval.keyword import KeywordIndex, Tokens
 from index.retrieval.names import words_of
+from index.retrieval.passage_table import PassageColumns, PassageTable, StoredPassages
+from index.retrieval.sentence_rows import SentenceRows
 
 
 @dataclass(frozen=True)
@@ -82,19 +87,23 @@ class LiveIndex:
         self.dim = dim
         self.approximate_from = approximate_from
         self.vectors: VectorIndex = FlatIndex(dim)
-        self.sentence_vectors: VectorIndex = FlatIndex(dim)
+        self.sentence_vectors = SentenceRows(dim)
         self.keyword = KeywordIndex()
-        self.passages: list[Passage] = []
-        self.origins: list[Origin] = []
+        self.passages = PassageTable()
         self.alive = Column(bool)
+        self.bio = Column(bool)
+        """Whether each passage is an author bio (``index.retrieval.parts``)."""
         self.scope_codes = Column(np.int32)
         self.sentence_start = Column(np.int64)
-        self.sentence_owner = Column(np.int64)
+        self.sentence_count = Column(np.int32)
+        self.origin_segment = Column(np.int32)
+        self.origin_row = Column(np.int64)
         self.words_added: list[set[str]] = []
         """The words of each batch of passages added (``names.words_of``), for the name check."""
         self.position: dict[str, int] = {}
         self.by_doc: dict[str, list[int]] = {}
         self._scope_code: dict[str, int] = {}
+        self._segments: list[str] = []
 
     def __len__(self) -> int:
         """The number of live passages."""
@@ -117,54 +126,65 @@ class LiveIndex:
         first_sentence = self.sentence_vectors.size()
         # Past the threshold the flat index is swapped for an approximate one, once.
         self.vectors = grow(self.vectors, vectors, self.approximate_from)
-        self.sentence_vectors = grow(self.sentence_vectors, sentence_vectors,
-                                     self.approximate_from)
-        self._append(passages, origins, first_sentence, tokens, words)
+        self.sentence_vectors.add(sentence_vectors)
+        segments = np.array([self._segment_code(o.segment) for o in origins], dtype=np.int32)
+        self._append(passages, PassageColumns.of(passages), first_sentence, tokens, words,
+                     segments, np.array([o.row for o in origins], dtype=np.int64))
 
     def adopt(
         self,
-        passages: Sequence[Passage],
+        passages: StoredPassages,
         vectors: VectorIndex,
-        sentence_vectors: VectorIndex,
-        origins: Sequence[Origin],
+        sentence_vectors: SentenceRows,
+        segment: str,
         tokens: Tokens | None = None,
         words: set[str] | None = None,
     ) -> None:
-        """Take a stored segment's own indexes as this empty index's (no copy, no training).
+        """Take a stored segment's own indexes and files as this empty index's (no copy,
+        no training, no passage read).
 
         ``vectors`` and ``sentence_vectors`` hold exactly the rows of ``passages``
-        (each passage's sentences in a run); dead ones are removed afterwards.
+        (each passage's sentences in a run), rows ``0..n-1`` of ``segment``; dead ones
+        are removed afterwards.
         """
         if len(self.passages) or self.vectors.size() or self.sentence_vectors.size():
             raise ValueError("only an empty live index can adopt a segment's indexes")
         # grow() with no rows: the kind this live index wants at this size.
         self.vectors = grow(vectors, np.zeros((0, self.dim), np.float32), self.approximate_from)
-        self.sentence_vectors = grow(sentence_vectors, np.zeros((0, self.dim), np.float32),
-                                     self.approximate_from)
-        self._append(passages, origins, 0, tokens, words)
+        self.sentence_vectors = sentence_vectors
+        n = len(passages)
+        self._append(passages, passages.columns, 0, tokens, words,
+                     np.full(n, self._segment_code(segment), dtype=np.int32),
+                     np.arange(n, dtype=np.int64))
 
-    def _append(self, passages: Sequence[Passage], origins: Sequence[Origin],
-                first_sentence: int, tokens: Tokens | None, words: set[str] | None) -> None:
+    def _append(self, passages: Sequence[Passage], columns: PassageColumns,
+                first_sentence: int, tokens: Tokens | None, words: set[str] | None,
+                segments: np.ndarray, rows: np.ndarray) -> None:
         """Record passages whose vectors were just placed at the next rows."""
-        if not passages:
+        if not len(passages):
             return
         start = len(self.passages)
-        counts = [len(p.sentences) for p in passages]
-        starts = first_sentence + np.concatenate([[0], np.cumsum(counts)[:-1]])
-        self.sentence_start.extend(starts)
-        self.sentence_owner.extend(np.repeat(np.arange(start, start + len(passages)), counts))
+        counts = columns.sentences
+        self.sentence_start.extend(first_sentence + np.cumsum(counts) - counts)
+        self.sentence_count.extend(counts)
         if tokens is None:
             tokens = self.keyword.tokenize([keyword_text(p) for p in passages])
         self.keyword.add_tokens(tokens)
         self.words_added.append(words if words is not None else words_of(passages))
         self.alive.extend(np.ones(len(passages), dtype=bool))
-        self.scope_codes.extend([self._code(p.scope) for p in passages])
-        for offset, passage in enumerate(passages):
-            position = start + offset
-            self.position[passage.passage_id] = position
-            self.by_doc.setdefault(passage.doc_id, []).append(position)
+        self.bio.extend(columns.bio)
+        code = self._code
+        self.scope_codes.extend([code(scope) for scope in columns.scopes])
+        self.origin_segment.extend(segments)
+        self.origin_row.extend(rows)
+        self.position.update(zip(columns.ids, range(start, start + len(passages)), strict=True))
+        by_doc = self.by_doc
+        for position, doc_id in enumerate(columns.doc_ids, start=start):
+            if doc_id in by_doc:
+                by_doc[doc_id].append(position)
+            else:
+                by_doc[doc_id] = [position]
         self.passages.extend(passages)
-        self.origins.extend(origins)
 
     def remove(self, passage_ids: Collection[str]) -> None:
         """Mark passages dead; they are no longer found."""
@@ -173,13 +193,13 @@ class LiveIndex:
             return
         self.alive.values[positions] = False
         self.vectors.remove(positions)
-        self.sentence_vectors.remove([r for p in positions for r in self.sentence_rows(p)])
         self.keyword.retire(positions)
         for position in positions:
-            rows = self.by_doc[self.passages[position].doc_id]
+            doc_id = self.passages[position].doc_id
+            rows = self.by_doc[doc_id]
             rows.remove(position)
             if not rows:
-                del self.by_doc[self.passages[position].doc_id]
+                del self.by_doc[doc_id]
 
     def doc_passage_ids(self, doc_id: str) -> list[str]:
         """The live passage ids of one document."""
@@ -188,19 +208,31 @@ class LiveIndex:
     def live_passages(self) -> Iterator[tuple[int, Passage]]:
         """Live positions and passages, in position order."""
         alive = self.alive.values
-        for position in np.flatnonzero(alive).tolist():
-            yield position, self.passages[position]
+        # One pass over the table (a stored segment is read in order, not row by row).
+        for position, passage in enumerate(self.passages):
+            if alive[position]:
+                yield position, passage
 
     def allowed(self, scopes: Collection[str]) -> np.ndarray:
         """A mask of the live positions whose scope is one of ``scopes``."""
         codes = [self._scope_code[s] for s in scopes if s in self._scope_code]
         return np.isin(self.scope_codes.values, codes) & self.alive.values
 
+    def origin(self, position: int) -> Origin:
+        """Where the passage at ``position`` is stored."""
+        return Origin(self._segments[int(self.origin_segment.values[position])],
+                      int(self.origin_row.values[position]))
+
     def _code(self, scope: str) -> int:
         return self._scope_code.setdefault(scope, len(self._scope_code))
+
+    def _segment_code(self, segment: str) -> int:
+        if segment not in self._segments:
+            self._segments.append(segment)
+        return self._segments.index(segment)
 
     def sentence_rows(self, position: int) -> range:
         """The sentence rows of one passage."""
         first = int(self.sentence_start.values[position])
-        return range(first, first + len(self.passages[position].sentences))
+        return range(first, first + int(self.sentence_count.values[position]))
 

@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.articles.documents import BIO
-
 if TYPE_CHECKING:  # live imports the name check, which folds words with this module
     from index.retrieval.live import LiveIndex
 
@@ -94,11 +92,11 @@ class PartFilter:
         if live is not self._live:
             self._live, self._bio, self._by_name = live, np.zeros(0, dtype=bool), {}
         known = len(self._bio)
-        fresh = live.passages[known:]
-        if not fresh:
+        fresh = live.bio.values[known:]
+        if not len(fresh):
             return
-        self._bio = np.concatenate([self._bio, [p.part == BIO for p in fresh]])
-        for position, passage in enumerate(fresh, start=known):
-            if passage.part == BIO:
-                for word in name_words(passage.author):
-                    self._by_name.setdefault(word, []).append(position)
+        self._bio = np.concatenate([self._bio, fresh])
+        # Only the bios themselves are read (for their authors' names).
+        for position in (np.flatnonzero(fresh) + known).tolist():
+            for word in name_words(live.passages[position].author):
+                self._by_name.setdefault(word, []).append(position)

@@ -9,8 +9,13 @@ Layout under ``<data_dir>/index/``::
     seg-000001/              a segment, never changed once written:
         vectors.faiss        passage vectors (row = passage): a flat inner-product index,
                              or inverted lists past index.approximate_from rows
-        sentences.faiss      sentence vectors, each passage's sentences in a run (same)
-        passages.jsonl       one passage record per line, in row order
+        sentences.npy        sentence vectors (float16), each passage's sentences in a
+                             run, read by run for a question's candidates
+                             (index.retrieval.sentence_rows)
+        passages.jsonl       one passage record per line, in row order, read by row
+                             when cited (index.retrieval.passage_table)
+        table.npz            each line's offset and what the live index keeps of every
+                             passage: id, document, scope, bio mark, sentence count
         terms.npz            each passage's keyword terms (index.retrieval.keyword.Tokens),
                              so a start does not tokenize the corpus again
         words.txt            the passages' folded words, one per line (the name check's)
@@ -26,7 +31,10 @@ renamed; a manifest is written the same way; then ``CURRENT`` is switched with
 one rename. A crash at any moment leaves the old manifest live (with at most a
 stray segment, removed later) or the new one. A load checks every segment
 against the manifest's checksums and raises ``IndexCorruptError`` on any
-mismatch, so a damaged index is rebuilt, never silently used.
+mismatch, so a damaged index is rebuilt, never silently used. The two bulk
+files read by row (sentences.npy, passages.jsonl: at a million passages, 3 GB)
+are checked by size and header at a load instead, so that a start does not read
+them whole; a record that cannot be read later raises ``IndexCorruptError``.
 """
 
 from __future__ import annotations
@@ -52,16 +60,21 @@ from index.retrieval.ann import FlatIndex, VectorIndex, grow, load_index
 from index.retrieval.keyword import Tokens
 from index.retrieval.live import LiveIndex, Origin, keyword_tokens
 from index.retrieval.names import words_of
+from index.retrieval.passage_table import StoredPassages, write_table
+from index.retrieval.sentence_rows import SentenceRows, save_rows
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 VECTORS = "vectors.faiss"
-SENTENCES = "sentences.faiss"
+SENTENCES = "sentences.npy"
 PASSAGES = "passages.jsonl"
+TABLE = "table.npz"
 TERMS = "terms.npz"
 WORDS = "words.txt"
-_FILES = (VECTORS, SENTENCES, PASSAGES, TERMS, WORDS)
+_FILES = (VECTORS, SENTENCES, PASSAGES, TABLE, TERMS, WORDS)
+_READ_BY_ROW = (SENTENCES, PASSAGES)
+"""Checked by size at a load, not hashed (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ class Segment:
     passages: int
     sentences: int
     checksums: dict[str, str]
+    sizes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -180,29 +194,30 @@ class IndexStore:
         tmp = self.root / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        for file_name, matrix in ((VECTORS, vectors), (SENTENCES, sentence_vectors)):
-            # A large segment is stored approximate, lists trained, so a start reads it
-            # as it is instead of training them again.
-            grow(FlatIndex(vectors.shape[1]), matrix, self.approximate_from).save(tmp / file_name)
+        # A large segment is stored approximate, lists trained, so a start reads it
+        # as it is instead of training them again.
+        grow(FlatIndex(vectors.shape[1]), vectors, self.approximate_from).save(tmp / VECTORS)
+        save_rows(tmp / SENTENCES, sentence_vectors)
         (tokens if tokens is not None else keyword_tokens(passages)).save(tmp / TERMS)
         (tmp / WORDS).write_text("\n".join(sorted(words_of(passages))), "utf-8")
-        lines = (json.dumps(p.to_record(), ensure_ascii=False) for p in passages)
-        (tmp / PASSAGES).write_text("".join(f"{line}\n" for line in lines), "utf-8")
+        write_table(tmp, passages, PASSAGES, TABLE)
         for file_name in _FILES:
             atomic.fsync(tmp / file_name)
         checksums = {file_name: _sha256(tmp / file_name) for file_name in _FILES}
+        sizes = {file_name: (tmp / file_name).stat().st_size for file_name in _FILES}
         os.replace(tmp, self.root / name)
         atomic.fsync(self.root)
         crash_point("segment-written")
-        return Segment(name, len(passages), len(sentence_vectors), checksums)
+        return Segment(name, len(passages), len(sentence_vectors), checksums, sizes)
 
-    def open_segment(self, segment: Segment, passages: Sequence[Passage]) -> LiveIndex:
-        """A live index of one segment just written with ``passages``, read back as
-        written: lists trained, terms tokenized and words folded once, at the write."""
-        parts = _read_parts(self.root / segment.name, len(passages))
+    def open_segment(self, segment: Segment) -> LiveIndex:
+        """A live index of one segment just written, read back as written: lists
+        trained, terms tokenized and words folded once, at the write; passages on disk."""
+        folder = self.root / segment.name
+        passages = StoredPassages(folder, PASSAGES, TABLE, segment.passages)
+        parts = _read_parts(folder, passages)
         live = self.new_live(parts.vectors.dim)
-        live.adopt(passages, parts.vectors, parts.sentences,
-                   [Origin(segment.name, row) for row in range(len(passages))], parts.tokens,
+        live.adopt(passages, parts.vectors, parts.sentences, segment.name, parts.tokens,
                    parts.words)
         return live
 
@@ -219,37 +234,45 @@ class IndexStore:
 
     def _load_segment(self, segment: Segment, deleted: list[int], live: LiveIndex) -> None:
         folder = self.root / segment.name
-        if set(segment.checksums) != set(_FILES):
+        if set(segment.checksums) != set(_FILES) or set(segment.sizes) != set(_FILES):
             raise IndexCorruptError(f"the manifest lists the wrong files for {folder}")
         for file_name, expected in segment.checksums.items():
-            if _sha256(folder / file_name) != expected:
-                raise IndexCorruptError(f"{folder / file_name} does not match its manifest")
-        passages = _read_passages(folder / PASSAGES)
-        parts = _read_parts(folder, len(passages))
+            path = folder / file_name
+            try:
+                size = path.stat().st_size
+            except OSError as exc:
+                raise IndexCorruptError(f"cannot read {path}: {exc.strerror or exc}") from None
+            if size != segment.sizes[file_name] or (
+                    file_name not in _READ_BY_ROW and _sha256(path) != expected):
+                raise IndexCorruptError(f"{path} does not match its manifest")
+        passages = StoredPassages(folder, PASSAGES, TABLE, segment.passages)
+        parts = _read_parts(folder, passages)
         vectors, sentences = parts.vectors, parts.sentences
-        if vectors.dim != live.dim or sentences.dim != live.dim:
+        if vectors.dim != live.dim:
             raise IndexCorruptError(f"{folder} has dimension {vectors.dim}, not {live.dim}")
-        expected_sentences = sum(len(p.sentences) for p in passages)
         if not (vectors.size() == len(passages) == segment.passages
-                and sentences.size() == expected_sentences == segment.sentences):
+                and sentences.size() == segment.sentences):
             raise IndexCorruptError(f"{folder} holds different counts than its manifest")
         dead = set(deleted)
         if any(not 0 <= row < len(passages) for row in dead):
             raise IndexCorruptError(f"the manifest deletes rows that {folder} does not have")
+        ids = passages.columns.ids
         if not len(live.passages):
             # The first segment (after a compaction, nearly all of the index): its own
-            # indexes become the live ones, without a copy; its dead rows are masked.
-            live.adopt(passages, vectors, sentences,
-                       [Origin(segment.name, row) for row in range(len(passages))],
-                       parts.tokens, parts.words)
-            live.remove([passages[row].passage_id for row in sorted(dead)])
+            # indexes and files become the live ones, without a copy or a passage read;
+            # its dead rows are masked.
+            live.adopt(passages, vectors, sentences, segment.name, parts.tokens, parts.words)
+            live.remove([ids[row] for row in sorted(dead)])
             return
         keep = [row for row in range(len(passages)) if row not in dead]
-        if any(passages[row].passage_id in live.position for row in keep):
+        if any(ids[row] in live.position for row in keep):
             raise IndexCorruptError(f"{folder} repeats a passage of an earlier segment")
-        starts = np.concatenate([[0], np.cumsum([len(p.sentences) for p in passages])])
+        counts = passages.columns.sentences
+        starts = np.concatenate([[0], np.cumsum(counts)])
         sentence_rows = [r for row in keep for r in range(starts[row], starts[row + 1])]
-        live.add([passages[row] for row in keep],
+        # A later segment is a recent add, small: its passages are held in memory.
+        every = list(passages)
+        live.add([every[row] for row in keep],
                  vectors.vectors(np.asarray(keep, dtype=np.int64)),
                  sentences.vectors(np.asarray(sentence_rows, dtype=np.int64)),
                  [Origin(segment.name, row) for row in keep], parts.tokens.select(keep),
@@ -294,37 +317,32 @@ class _Parts:
     """What a segment stores beside its passages, read back."""
 
     vectors: VectorIndex
-    sentences: VectorIndex
+    sentences: SentenceRows
     tokens: Tokens
     words: set[str]
 
 
-def _read_parts(folder: Path, passages: int) -> _Parts:
-    """A segment's vector indexes, keyword terms and words (``passages``: how many it holds).
+def _read_parts(folder: Path, passages: StoredPassages) -> _Parts:
+    """A segment's vector index, sentence rows, keyword terms and words.
 
     Raises:
-        IndexCorruptError: a file cannot be read, or the terms are not ``passages`` long.
+        IndexCorruptError: a file cannot be read, or does not hold one row per passage.
     """
+    count = len(passages)
     try:
         tokens = Tokens.load(folder / TERMS)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise IndexCorruptError(f"cannot read {folder / TERMS}: {exc}") from None
-    if len(tokens) != passages:
-        raise IndexCorruptError(f"{folder / TERMS} holds {len(tokens)} passages, not {passages}")
+    if len(tokens) != count:
+        raise IndexCorruptError(f"{folder / TERMS} holds {len(tokens)} passages, not {count}")
     try:
         text = (folder / WORDS).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise IndexCorruptError(f"cannot read {folder / WORDS}: {exc}") from None
-    return _Parts(load_index(folder / VECTORS), load_index(folder / SENTENCES), tokens,
-                  set(text.split("\n")) if text else set())
-
-
-def _read_passages(path: Path) -> list[Passage]:
-    try:
-        with path.open(encoding="utf-8") as handle:
-            return [Passage.from_record(json.loads(line)) for line in handle]
-    except (OSError, ValueError, TypeError) as exc:
-        raise IndexCorruptError(f"cannot read {path}: {exc}") from None
+    vectors = load_index(folder / VECTORS)
+    sentences = SentenceRows(vectors.dim)
+    sentences.attach(folder / SENTENCES, int(np.sum(passages.columns.sentences)))
+    return _Parts(vectors, sentences, tokens, set(text.split("\n")) if text else set())
 
 
 def _sha256(path: Path) -> str:

@@ -19,6 +19,7 @@ from index.articles.extract import from_plain
 from index.retrieval.ann import FlatIndex, IvfIndex, load_index
 from index.retrieval.embedder import Encoder
 from index.retrieval.engine import Engine
+from index.retrieval.sentence_rows import SentenceRows
 from tests import paths
 from tests.conftest import SMALL, make_settings
 
@@ -31,7 +32,8 @@ def test_an_approximate_index_answers_keeps_scopes_apart_and_takes_adds_and_remo
     settings = make_settings(tmp_path / "data", index={"approximate_from": 40})
     approximate = Engine.open(settings, embedder=embedder)
     live = approximate.searcher.data.live
-    assert isinstance(live.vectors, IvfIndex) and isinstance(live.sentence_vectors, IvfIndex)
+    # Sentence vectors are never an index (issue 13): rows read for the candidates.
+    assert isinstance(live.vectors, IvfIndex) and isinstance(live.sentence_vectors, SentenceRows)
     assert isinstance(engine.searcher.data.live.vectors, FlatIndex)  # the default stays exact
     for question in QUESTIONS:
         got = [c.passage.passage_id for c in approximate.ask(question).results]
@@ -104,5 +106,5 @@ def test_exact_search_asked_for_turns_a_stored_approximate_index_flat(
     exact = Engine.open(make_settings(tmp_path / "data", index={"approximate_from": 0}),
                         embedder=embedder)
     live = exact.searcher.data.live
-    assert isinstance(live.vectors, FlatIndex) and isinstance(live.sentence_vectors, FlatIndex)
+    assert isinstance(live.vectors, FlatIndex) and isinstance(live.sentence_vectors, SentenceRows)
     assert exact.ask(QUESTIONS[0]).results

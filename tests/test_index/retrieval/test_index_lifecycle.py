@@ -108,7 +108,7 @@ def index_file(store: IndexStore, name: str) -> Path:
     return store.root / json.loads(manifest.read_text())["segments"][0]["name"] / name
 
 
-@pytest.mark.parametrize("victim", ["vectors.faiss", "sentences.faiss", "passages.jsonl",
+@pytest.mark.parametrize("victim", ["vectors.faiss", "sentences.npy", "passages.jsonl", "table.npz",
                                     "manifest"])
 def test_damaged_index_is_detected_and_rebuilt(tmp_path: Path, embedder: Encoder,
                                                victim: str) -> None:
