@@ -11,9 +11,10 @@ eagerly), so they stay exact after any number of adds and removes. Tokens come
 from ``bm25s.tokenize`` so the vocabulary handling matches bm25s exactly.
 
 Why numpy blocks and not Python lists: tokenizing is the expensive part (about
-7 s per 100,000 passages on this machine), so a segment's tokens are computed
-once, when it is written, and stored beside it (``Tokens``); a start only maps
-their vocabulary and builds each block's postings with a sort. Each add makes
+7 s per 100,000 passages on this machine), so a segment's postings are built
+once, when it is written, and stored beside it (``save_terms``); a start maps
+them from disk as they are (``KeywordIndex.adopt``: no tokenizing, no sort, and
+only the postings of the terms questions use are ever read). Each add makes
 one block (a term's postings are the concatenation of its slices in every
 block); small blocks are merged once there are more than ``MAX_BLOCKS``, so a
 query reads a few slices per term.
@@ -65,37 +66,6 @@ class Tokens:
         picked = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
         return Tokens(self.vocab, offsets, self.terms[picked], self.counts[picked])
 
-    def save(self, path: Path) -> None:
-        """Write as one uncompressed .npz (no pickles: it loads with ``allow_pickle=False``).
-
-        The words go as one UTF-8 buffer, one per line (a term never holds a line
-        break): a fixed-width string array would be as wide as the longest word.
-        """
-        words = np.frombuffer("\n".join(self.vocab).encode("utf-8"), dtype=np.uint8)
-        with path.open("wb") as handle:
-            np.savez(handle, vocab=words, offsets=self.offsets, terms=self.terms,
-                     counts=self.counts)
-
-    @classmethod
-    def load(cls, path: Path) -> Tokens:
-        """Read what ``save`` wrote.
-
-        Raises:
-            OSError, ValueError, KeyError, zipfile.BadZipFile: the file is missing or
-                not such a file.
-        """
-        with np.load(path, allow_pickle=False) as data:
-            text = data["vocab"].tobytes().decode("utf-8")
-            tokens = cls(text.split("\n") if text else [], data["offsets"].astype(np.int64),
-                         data["terms"].astype(np.int32), data["counts"].astype(np.int32))
-        ends = tokens.offsets
-        if (len(ends) < 1 or ends[0] != 0 or ends[-1] != len(tokens.terms)
-                or len(tokens.counts) != len(tokens.terms) or np.any(np.diff(ends) < 0)
-                or (len(tokens.terms) and not 0 <= tokens.terms.min() <= tokens.terms.max()
-                    < len(tokens.vocab))):
-            raise ValueError(f"{path} is not a consistent token file")
-        return tokens
-
 
 def tokenize(texts: Sequence[str], stemmer: Stemmer.Stemmer | None = None) -> Tokens:
     """BM25 terms of ``texts`` as bm25s makes them (English stop words, Snowball stems)."""
@@ -138,7 +108,8 @@ class _Block:
     @classmethod
     def build(cls, start: int, offsets: np.ndarray, terms: np.ndarray, counts: np.ndarray,
               vocabulary: int) -> _Block:
-        docs = start + np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+        docs = (start + np.repeat(np.arange(len(offsets) - 1, dtype=np.int64),
+                                  np.diff(offsets))).astype(np.int32)
         order = np.argsort(terms, kind="stable")
         pointers = np.zeros(vocabulary + 1, dtype=np.int64)
         np.cumsum(np.bincount(terms, minlength=vocabulary), out=pointers[1:])
@@ -150,6 +121,69 @@ class _Block:
             return self.docs[:0], self.tf[:0]
         a, b = self.pointers[term], self.pointers[term + 1]
         return self.docs[a:b], self.tf[a:b]
+
+
+STORED = ("offsets", "terms", "counts", "pointers", "docs", "tf", "lengths", "df")
+"""The arrays ``save_terms`` writes (``<name>.npy``), beside ``vocab.txt``."""
+
+STORED_FILES = ("vocab.txt", *(f"{name}.npy" for name in STORED))
+
+
+@dataclass(frozen=True)
+class StoredTerms:
+    """A segment's keyword index as its write built it, read back memory-mapped."""
+
+    vocab: list[str]
+    arrays: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.arrays["offsets"]) - 1
+
+    def tokens(self) -> Tokens:
+        """The texts' terms, to add them to an index that already holds others."""
+        a = self.arrays
+        return Tokens(self.vocab, np.asarray(a["offsets"], dtype=np.int64),
+                      np.asarray(a["terms"], dtype=np.int32),
+                      np.asarray(a["counts"], dtype=np.int32))
+
+
+def save_terms(tokens: Tokens, folder: Path) -> None:
+    """Write ``tokens`` with their postings built, for ``load_terms`` (the caller makes
+    the write atomic). No pickles: the arrays load with ``allow_pickle=False``."""
+    folder.mkdir(exist_ok=True)
+    block = _Block.build(0, tokens.offsets, tokens.terms, tokens.counts, len(tokens.vocab))
+    owner = np.repeat(np.arange(len(tokens), dtype=np.int64), np.diff(tokens.offsets))
+    arrays = {"offsets": tokens.offsets.astype(np.int64), "terms": block.terms,
+              "counts": block.counts, "pointers": block.pointers, "docs": block.docs,
+              "tf": block.tf,
+              "lengths": np.bincount(owner, weights=tokens.counts,
+                                     minlength=len(tokens)).astype(np.int32),
+              "df": np.bincount(tokens.terms, minlength=len(tokens.vocab)).astype(np.int64)}
+    # A term never holds a line break: the words go one per line.
+    (folder / "vocab.txt").write_text("\n".join(tokens.vocab), encoding="utf-8")
+    for name in STORED:
+        np.save(folder / f"{name}.npy", arrays[name])
+
+
+def load_terms(folder: Path, texts: int) -> StoredTerms:
+    """Map what ``save_terms`` wrote for ``texts`` texts (the arrays stay on disk).
+
+    Raises:
+        OSError, ValueError, UnicodeDecodeError: a file is missing, cut short or
+            does not fit the others.
+    """
+    text = (folder / "vocab.txt").read_text(encoding="utf-8")
+    vocab = text.split("\n") if text else []
+    a = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+         for name in STORED}
+    postings = len(a["terms"])
+    if not (len(a["offsets"]) == texts + 1 == len(a["lengths"]) + 1
+            and int(a["offsets"][0]) == 0 and int(a["offsets"][-1]) == postings
+            and len(a["counts"]) == len(a["docs"]) == len(a["tf"]) == postings
+            and len(a["pointers"]) == len(vocab) + 1 == len(a["df"]) + 1
+            and int(a["pointers"][-1]) == postings):
+        raise ValueError(f"the keyword files in {folder} do not fit together")
+    return StoredTerms(vocab, a)
 
 
 class KeywordIndex:
@@ -205,6 +239,23 @@ class KeywordIndex:
         self.size += n
         self.live += n
         return range(start, self.size)
+
+    def adopt(self, stored: StoredTerms) -> range:
+        """Take a stored segment's postings as this empty index's: mapped, not copied
+        or sorted (a start of a large index), and read only where a query looks."""
+        if self.size:
+            raise ValueError("only an empty keyword index can adopt a segment's postings")
+        a, n = stored.arrays, len(stored)
+        self._vocab = {word: i for i, word in enumerate(stored.vocab)}
+        self._df = np.array(a["df"], dtype=np.int64)
+        self._grow(n)
+        self._lengths[:n] = a["lengths"]
+        self._alive[:n] = True
+        self._total_length = int(np.sum(a["lengths"], dtype=np.int64))
+        self._blocks = [_Block(0, a["pointers"], a["docs"], a["tf"], a["offsets"], a["terms"],
+                               a["counts"])]
+        self.size = self.live = n
+        return range(0, n)
 
     def retire(self, positions: Sequence[int]) -> None:
         """Take positions out of the statistics; they score zero from now on."""

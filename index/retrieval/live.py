@@ -24,7 +24,7 @@ import numpy as np
 from index.articles.passages import Passage
 from index.config import IndexSettings
 from index.retrieval.ann import FlatIndex, VectorIndex, grow
-from index.retrieval.keyword import KeywordIndex, Tokens
+from index.retrieval.keyword import KeywordIndex, StoredTerms, Tokens
 from index.retrieval.names import words_of
 from index.retrieval.passage_table import PassageColumns, PassageTable, StoredPassages
 from index.retrieval.sentence_rows import SentenceRows
@@ -137,11 +137,11 @@ class LiveIndex:
         vectors: VectorIndex,
         sentence_vectors: SentenceRows,
         segment: str,
-        tokens: Tokens | None = None,
+        terms: StoredTerms,
         words: set[str] | None = None,
     ) -> None:
         """Take a stored segment's own indexes and files as this empty index's (no copy,
-        no training, no passage read).
+        no training, no sort, no passage read).
 
         ``vectors`` and ``sentence_vectors`` hold exactly the rows of ``passages``
         (each passage's sentences in a run), rows ``0..n-1`` of ``segment``; dead ones
@@ -153,12 +153,13 @@ class LiveIndex:
         self.vectors = grow(vectors, np.zeros((0, self.dim), np.float32), self.approximate_from)
         self.sentence_vectors = sentence_vectors
         n = len(passages)
-        self._append(passages, passages.columns, 0, tokens, words,
+        self._append(passages, passages.columns, 0, terms, words,
                      np.full(n, self._segment_code(segment), dtype=np.int32),
                      np.arange(n, dtype=np.int64))
 
     def _append(self, passages: Sequence[Passage], columns: PassageColumns,
-                first_sentence: int, tokens: Tokens | None, words: set[str] | None,
+                first_sentence: int, tokens: Tokens | StoredTerms | None,
+                words: set[str] | None,
                 segments: np.ndarray, rows: np.ndarray) -> None:
         """Record passages whose vectors were just placed at the next rows."""
         if not len(passages):
@@ -167,9 +168,13 @@ class LiveIndex:
         counts = columns.sentences
         self.sentence_start.extend(first_sentence + np.cumsum(counts) - counts)
         self.sentence_count.extend(counts)
-        if tokens is None:
-            tokens = self.keyword.tokenize([keyword_text(p) for p in passages])
-        self.keyword.add_tokens(tokens)
+        if isinstance(tokens, StoredTerms) and not self.keyword.size:
+            self.keyword.adopt(tokens)
+        elif isinstance(tokens, StoredTerms):
+            self.keyword.add_tokens(tokens.tokens())
+        else:
+            self.keyword.add_tokens(tokens if tokens is not None else self.keyword.tokenize(
+                [keyword_text(p) for p in passages]))
         self.words_added.append(words if words is not None else words_of(passages))
         self.alive.extend(np.ones(len(passages), dtype=bool))
         self.bio.extend(columns.bio)

@@ -16,8 +16,9 @@ Layout under ``<data_dir>/index/``::
                              when cited (index.retrieval.passage_table)
         table.npz            each line's offset and what the live index keeps of every
                              passage: id, document, scope, bio mark, sentence count
-        terms.npz            each passage's keyword terms (index.retrieval.keyword.Tokens),
-                             so a start does not tokenize the corpus again
+        keyword/             the passages' keyword postings as built at the write
+                             (index.retrieval.keyword.save_terms), memory-mapped at a
+                             start: no tokenizing and no sort
         words.txt            the passages' folded words, one per line (the name check's)
 
 Why segments: an add writes one small segment (only the article's passages)
@@ -44,7 +45,6 @@ import json
 import logging
 import os
 import shutil
-import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -57,7 +57,7 @@ from index.config import IndexSettings
 from index.crashpoints import crash_point
 from index.errors import IndexCorruptError, IndexFormatError
 from index.retrieval.ann import FlatIndex, VectorIndex, grow, load_index
-from index.retrieval.keyword import Tokens
+from index.retrieval.keyword import STORED_FILES, StoredTerms, Tokens, load_terms, save_terms
 from index.retrieval.live import LiveIndex, Origin, keyword_tokens
 from index.retrieval.names import words_of
 from index.retrieval.passage_table import StoredPassages, write_table
@@ -65,16 +65,18 @@ from index.retrieval.sentence_rows import SentenceRows, save_rows
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 VECTORS = "vectors.faiss"
 SENTENCES = "sentences.npy"
 PASSAGES = "passages.jsonl"
 TABLE = "table.npz"
-TERMS = "terms.npz"
+KEYWORD = "keyword"
 WORDS = "words.txt"
-_FILES = (VECTORS, SENTENCES, PASSAGES, TABLE, TERMS, WORDS)
-_READ_BY_ROW = (SENTENCES, PASSAGES)
-"""Checked by size at a load, not hashed (see the module docstring)."""
+_TERM_FILES = tuple(f"{KEYWORD}/{name}" for name in STORED_FILES)
+_FILES = (VECTORS, SENTENCES, PASSAGES, TABLE, WORDS, *_TERM_FILES)
+_READ_BY_ROW = (SENTENCES, PASSAGES, *_TERM_FILES[1:])
+"""Read by row or memory-mapped: checked by size at a load, not hashed (see the
+module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -198,11 +200,12 @@ class IndexStore:
         # as it is instead of training them again.
         grow(FlatIndex(vectors.shape[1]), vectors, self.approximate_from).save(tmp / VECTORS)
         save_rows(tmp / SENTENCES, sentence_vectors)
-        (tokens if tokens is not None else keyword_tokens(passages)).save(tmp / TERMS)
+        save_terms(tokens if tokens is not None else keyword_tokens(passages), tmp / KEYWORD)
         (tmp / WORDS).write_text("\n".join(sorted(words_of(passages))), "utf-8")
         write_table(tmp, passages, PASSAGES, TABLE)
         for file_name in _FILES:
             atomic.fsync(tmp / file_name)
+        atomic.fsync(tmp / KEYWORD)
         checksums = {file_name: _sha256(tmp / file_name) for file_name in _FILES}
         sizes = {file_name: (tmp / file_name).stat().st_size for file_name in _FILES}
         os.replace(tmp, self.root / name)
@@ -217,7 +220,7 @@ class IndexStore:
         passages = StoredPassages(folder, PASSAGES, TABLE, segment.passages)
         parts = _read_parts(folder, passages)
         live = self.new_live(parts.vectors.dim)
-        live.adopt(passages, parts.vectors, parts.sentences, segment.name, parts.tokens,
+        live.adopt(passages, parts.vectors, parts.sentences, segment.name, parts.terms,
                    parts.words)
         return live
 
@@ -261,7 +264,7 @@ class IndexStore:
             # The first segment (after a compaction, nearly all of the index): its own
             # indexes and files become the live ones, without a copy or a passage read;
             # its dead rows are masked.
-            live.adopt(passages, vectors, sentences, segment.name, parts.tokens, parts.words)
+            live.adopt(passages, vectors, sentences, segment.name, parts.terms, parts.words)
             live.remove([ids[row] for row in sorted(dead)])
             return
         keep = [row for row in range(len(passages)) if row not in dead]
@@ -275,7 +278,7 @@ class IndexStore:
         live.add([every[row] for row in keep],
                  vectors.vectors(np.asarray(keep, dtype=np.int64)),
                  sentences.vectors(np.asarray(sentence_rows, dtype=np.int64)),
-                 [Origin(segment.name, row) for row in keep], parts.tokens.select(keep),
+                 [Origin(segment.name, row) for row in keep], parts.terms.tokens().select(keep),
                  parts.words)
 
     def _read_manifest(self, path: Path) -> Manifest:
@@ -318,7 +321,7 @@ class _Parts:
 
     vectors: VectorIndex
     sentences: SentenceRows
-    tokens: Tokens
+    terms: StoredTerms
     words: set[str]
 
 
@@ -330,11 +333,9 @@ def _read_parts(folder: Path, passages: StoredPassages) -> _Parts:
     """
     count = len(passages)
     try:
-        tokens = Tokens.load(folder / TERMS)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise IndexCorruptError(f"cannot read {folder / TERMS}: {exc}") from None
-    if len(tokens) != count:
-        raise IndexCorruptError(f"{folder / TERMS} holds {len(tokens)} passages, not {count}")
+        terms = load_terms(folder / KEYWORD, count)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"cannot read {folder / KEYWORD}: {exc}") from None
     try:
         text = (folder / WORDS).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -342,7 +343,7 @@ def _read_parts(folder: Path, passages: StoredPassages) -> _Parts:
     vectors = load_index(folder / VECTORS)
     sentences = SentenceRows(vectors.dim)
     sentences.attach(folder / SENTENCES, int(np.sum(passages.columns.sentences)))
-    return _Parts(vectors, sentences, tokens, set(text.split("\n")) if text else set())
+    return _Parts(vectors, sentences, terms, set(text.split("\n")) if text else set())
 
 
 def _sha256(path: Path) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import bm25s
@@ -10,7 +9,7 @@ import numpy as np
 import pytest
 import Stemmer
 
-from index.retrieval.keyword import MAX_BLOCKS, KeywordIndex, Tokens, tokenize
+from index.retrieval.keyword import MAX_BLOCKS, KeywordIndex, load_terms, save_terms, tokenize
 
 TEXTS = [
     "The llamas of Peru carry loads across the plateau",
@@ -82,8 +81,9 @@ def test_many_small_adds_merge_into_blocks_and_still_equal_bm25s() -> None:
 def test_tokens_round_trip_through_a_file_and_select_rows(tmp_path: Path) -> None:
     texts = [*TEXTS, "Ñandú sightings near Putina, ¿verdad?", ""]
     tokens = tokenize(texts)
-    tokens.save(tmp_path / "terms.npz")
-    loaded = Tokens.load(tmp_path / "terms.npz")
+    save_terms(tokens, tmp_path / "terms")
+    stored = load_terms(tmp_path / "terms", len(texts))
+    loaded = stored.tokens()
     assert loaded.vocab == tokens.vocab and len(loaded) == len(texts)
     for name in ("offsets", "terms", "counts"):
         assert np.array_equal(getattr(loaded, name), getattr(tokens, name))
@@ -93,13 +93,28 @@ def test_tokens_round_trip_through_a_file_and_select_rows(tmp_path: Path) -> Non
     for query in ["sightings Putina", "llamas plateau"]:
         np.testing.assert_allclose(index.scores(query),
                                    KeywordIndex([texts[5], texts[0], texts[3]]).scores(query))
-    (tmp_path / "bad.npz").write_bytes(b"not a numpy file")
+    # The stored postings, adopted as they are, score as an index built from the texts.
+    adopted = KeywordIndex()
+    adopted.adopt(stored)
+    adopted.retire([2])
+    built = KeywordIndex(texts)
+    built.retire([2])
+    for query in [*QUERIES, "sightings Putina"]:
+        np.testing.assert_allclose(adopted.scores(query), built.scores(query), rtol=1e-6)
+    adopted.add(["Llamas again near Putina"])
+    built.add(["Llamas again near Putina"])
+    np.testing.assert_allclose(adopted.scores("llamas Putina"), built.scores("llamas Putina"),
+                               rtol=1e-6)
+    with pytest.raises(ValueError):
+        load_terms(tmp_path / "terms", len(texts) + 1)
+    (tmp_path / "terms" / "docs.npy").write_bytes(b"not a numpy file")
     with pytest.raises((OSError, ValueError)):
-        Tokens.load(tmp_path / "bad.npz")
-    whole = (tmp_path / "terms.npz").read_bytes()
-    (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])
-    with pytest.raises((OSError, ValueError, KeyError, zipfile.BadZipFile)):
-        Tokens.load(tmp_path / "cut.npz")
+        load_terms(tmp_path / "terms", len(texts))
+    save_terms(tokens, tmp_path / "terms")
+    whole = (tmp_path / "terms" / "tf.npy").read_bytes()
+    (tmp_path / "terms" / "tf.npy").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises((OSError, ValueError)):
+        load_terms(tmp_path / "terms", len(texts))
 
 
 def test_tokens_read_back_from_the_index_equal_tokenizing_again() -> None:
