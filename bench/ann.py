@@ -5,11 +5,13 @@
 The rows are the real all-MiniLM-L6-v2 vectors that ``bench/quality.py`` caches
 (documents and sentences of Cranfield, CISI and SciFact, about 69,000); a
 random ``--questions`` of them are held out and searched for. For the flat
-index, citebot's ``IvfIndex`` (2·√n lists, an eighth probed, float16 rows), the
+index, citebot's ``IvfIndex`` (2·√n lists, a quarter probed, float16 rows), the
 same lists with float32 rows and with 8-bit codes, and faiss HNSW at two sizes,
 it prints build time, one-question search time (p50, one thread per question as
 the searcher runs), and recall@10 and @100 against exact search, globally and
-within a random 10% of the rows (a scope). Every figure as JSON.
+within a random 10% of the rows (a scope); then citebot's index with an eighth,
+a sixth, a quarter and a third of its lists probed (``PROBED_SHARE``). Every
+figure as JSON.
 """
 
 from __future__ import annotations
@@ -132,12 +134,19 @@ def main() -> None:
         exact[f"all{k}"] = np.argsort(-scores, axis=1)[:, :k]
         exact[f"scope{k}"] = np.argsort(-np.where(scope, scores, -np.inf), axis=1)[:, :k]
     report = {"rows": len(rows), "questions": len(queries), "results": []}
+    def probing(share: int) -> IvfIndex:
+        index = IvfIndex.train(rows)
+        index.probes = max(1, -(-index.lists // share))
+        return index
+
+    sweep = [(f"ivf, float16 rows, 1/{share} of the lists probed",
+              lambda v, share=share: probing(share)) for share in (8, 6, 4, 3)]
     for name, make in (("flat (exact)", FlatIndex.from_vectors),
                        ("ivf, float16 rows (citebot)", IvfIndex.train),
                        ("ivf, float32 rows", lambda v: IvfVariant(v, "float32")),
                        ("ivf, 8-bit codes", lambda v: IvfVariant(v, "8bit")),
                        ("hnsw M=16 ef=128", lambda v: Hnsw(v, 16, 128)),
-                       ("hnsw M=32 ef=256", lambda v: Hnsw(v, 32, 256))):
+                       ("hnsw M=32 ef=256", lambda v: Hnsw(v, 32, 256)), *sweep):
         figures = measure(name, make, rows, queries, scope, exact)
         report["results"].append(figures)  # type: ignore[union-attr]
         print(json.dumps(figures), flush=True)

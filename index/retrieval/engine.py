@@ -75,10 +75,13 @@ class Engine:
         store = IndexStore(data_dir, settings.index.approximate_from)
         data, report = update_index(store, docs, model, cache, settings, progress)
         second = load_multilingual(settings.search.multilingual)
-        multilingual = MultilingualVectors(second, cache) if second is not None else None
+        multilingual = (MultilingualVectors(second, cache, data_dir / "multilingual",
+                                            settings.index.approximate_from)
+                        if second is not None else None)
         languages = LanguageGuesser() if second is not None else None
-        if multilingual is not None:
-            multilingual.sync(data.live, settings.index.embed_title)
+        if multilingual is not None and multilingual.sync(data.live, settings.index.embed_title):
+            # Saved so that the next start adopts the rows instead of rebuilding them.
+            multilingual.save(data.live)
         searcher = Searcher(data, model, settings.search, multilingual, languages)
         return cls(settings, model, cache, store, searcher, report, library,
                    multilingual=multilingual, languages=languages)
@@ -118,8 +121,10 @@ class Engine:
             progress, current=self.searcher.data, lock=self.lock,
         )
         if self.multilingual is not None:
-            # Embedding the new passages needs no lock; swapping the rows in is atomic.
-            self.multilingual.sync(data.live, self.settings.index.embed_title)
+            # Embedding the new passages needs no lock; adding their rows takes it.
+            self.multilingual.sync(data.live, self.settings.index.embed_title, lock=self.lock)
+            if data is not self.searcher.data:  # a compaction: every row moved
+                self.multilingual.save(data.live)
         if data is not self.searcher.data:
             with self.lock:
                 self.searcher = Searcher(data, self.embedder, self.settings.search,

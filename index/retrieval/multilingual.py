@@ -19,14 +19,22 @@ few words; a name or "source?" stays on the English legs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import shutil
 import threading
+import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from index import atomic
+from index.config import IndexSettings
+from index.errors import IndexCorruptError
+from index.retrieval.ann import FlatIndex, VectorIndex, grow, load_index
 from index.retrieval.embedder import EmbeddingCache, Progress, embed_with_cache
 from index.retrieval.live import LiveIndex
 
@@ -128,42 +136,125 @@ class LanguageGuesser:
 
 
 class MultilingualVectors:
-    """The multilingual vector of every passage of a live index, by position.
+    """The multilingual vector of every passage of a live index, by position, in a
+    vector index (exact while small, approximate past ``index.approximate_from`` rows,
+    as the English one: ``index.retrieval.ann.grow``).
 
-    Kept beside the index rather than in its segments: it is derived from the
-    passages' text, so it is rebuilt from the embedding cache (one SQLite read
-    at start) and extended as passages are added; a removed passage's row simply
-    stays dead, as its other vectors do.
+    Kept beside the index rather than in its segments: the model may be missing
+    or unable to run on a machine, and the index must not depend on it. A start
+    that had to embed rows saves them (``folder``) with each row's passage id, so
+    the next start adopts them as they are when they still line up with the live
+    index's positions: no passage read, no cache read (at a million passages
+    that was a minute and 2 GB of float32 rows). When they do not (after a
+    compaction moved every passage), the rows are rebuilt from the embedding
+    cache, keyed by text, so that costs a database read, not the model. A dead
+    passage's row is zeros and never admitted.
     """
 
-    def __init__(self, model: TextEncoder, cache: EmbeddingCache | None) -> None:
+    def __init__(self, model: TextEncoder, cache: EmbeddingCache | None,
+                 folder: Path | None = None,
+                 approximate_from: int = IndexSettings.approximate_from) -> None:
+        """Args:
+            model: the multilingual model.
+            cache: the embedding cache (vectors by text), or None.
+            folder: where rows are saved between starts (None: never saved).
+            approximate_from: as ``index.approximate_from``.
+        """
         self.model = model
         self.cache = cache
-        empty = np.zeros((0, model.dim), dtype=np.float32)
-        self._state: tuple[LiveIndex | None, np.ndarray] = (None, empty)
+        self.folder = folder
+        self.approximate_from = approximate_from
+        self._state: tuple[LiveIndex | None, VectorIndex] = (None, FlatIndex(model.dim))
         """The live index the rows belong to, and the rows: one attribute, swapped whole."""
 
     def __len__(self) -> int:
-        return len(self._state[1])
+        return self._state[1].size()
 
-    def matrix(self, live: LiveIndex) -> np.ndarray:
-        """Rows by position in ``live`` (read-only); they may trail it for a moment
-        after an add, and are empty for an index they were not made for."""
+    def rows(self, live: LiveIndex) -> VectorIndex | None:
+        """The rows by position in ``live``; they may trail it for a moment after an
+        add. None for an index they were not made for."""
         owner, rows = self._state
-        return rows if owner is live else rows[:0]
+        return rows if owner is live else None
 
-    def sync(self, live: LiveIndex, with_title: bool, progress: Progress | None = None) -> None:
-        """Embed the passages of ``live`` past the rows already held.
+    def sync(self, live: LiveIndex, with_title: bool, progress: Progress | None = None,
+             lock: threading.Lock | None = None) -> int:
+        """Embed the passages of ``live`` past the rows already held; how many were.
 
-        A different live index (a rebuild) starts over; its vectors mostly come
-        from the embedding cache, so that costs a database read, not the model.
+        A different live index (a start, a rebuild) first adopts the saved rows if
+        they line up with it, else starts over from the embedding cache. The
+        embedding needs no lock; ``lock`` (the engine's) is held only while the new
+        rows go in, so a search never sees a half-added index.
         """
         owner, rows = self._state
         if owner is not live:
-            rows = rows[:0]
-        texts = [p.embed_text(with_title) for p in live.passages[len(rows):]]
-        if texts:
-            vectors = embed_with_cache(self.model, self.cache, texts, progress)  # type: ignore[arg-type]
-            rows = np.vstack([rows, vectors]).astype(np.float32)
-        rows.flags.writeable = False
-        self._state = (live, rows)
+            rows = self._saved(live) or FlatIndex(self.model.dim)
+        alive = live.alive.values
+        fresh = np.arange(rows.size(), len(live.passages))
+        wanted = fresh[alive[fresh]]
+        vectors = np.zeros((len(fresh), self.model.dim), dtype=np.float32)
+        if len(wanted):
+            texts = [live.passages[int(p)].embed_text(with_title) for p in wanted]
+            embedded = embed_with_cache(self.model, self.cache, texts, progress)  # type: ignore[arg-type]
+            vectors[alive[fresh]] = embedded
+        with lock if lock is not None else contextlib.nullcontext():
+            self._state = (live, grow(rows, vectors, self.approximate_from))
+        return len(wanted)
+
+    def save(self, live: LiveIndex) -> None:
+        """Write the rows held for ``live`` with their passage ids (crash-safe: a new
+        folder, then ``CURRENT`` switched to it, then the old one removed)."""
+        rows = self.rows(live)
+        if self.folder is None or rows is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"rows-{uuid.uuid4().hex[:12]}"
+        tmp = self.folder / f".{name}"
+        tmp.mkdir()
+        rows.save(tmp / "vectors.faiss")
+        ids = _ids_by_position(live)[: rows.size()]
+        (tmp / "ids.txt").write_text("\n".join([self._key(), *ids]), encoding="utf-8")
+        for part in ("vectors.faiss", "ids.txt"):
+            atomic.fsync(tmp / part)
+        tmp.rename(self.folder / name)
+        atomic.fsync(self.folder)
+        atomic.write_text(self.folder / "CURRENT", name)
+        for old in self.folder.iterdir():
+            if old.is_dir() and old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def _key(self) -> str:
+        return f"{type(self.model).__name__} {self.model.dim}"
+
+    def _saved(self, live: LiveIndex) -> VectorIndex | None:
+        """The saved rows, if they were made by this model for these positions."""
+        if self.folder is None or not (self.folder / "CURRENT").is_file():
+            return None
+        try:
+            folder = self.folder / (self.folder / "CURRENT").read_text(encoding="utf-8").strip()
+            key, *ids = (folder / "ids.txt").read_text(encoding="utf-8").split("\n")
+            if key != self._key() or len(ids) > len(live.passages):
+                return None
+            current = _ids_by_position(live)
+            # A row lines up when its passage is the live one there, or that one is dead.
+            if any(now and now != then for now, then in zip(current, ids, strict=False)):
+                log.info("the saved multilingual rows no longer line up with the index: "
+                         "rebuilding them from the embedding cache")
+                return None
+            rows = load_index(folder / "vectors.faiss")
+        except (OSError, UnicodeDecodeError, IndexCorruptError) as exc:
+            log.warning("cannot read the saved multilingual rows (%s): rebuilding them", exc)
+            return None
+        if rows.size() != len(ids) or rows.dim != self.model.dim:
+            return None
+        dead = np.flatnonzero(~live.alive.values[: rows.size()])
+        if len(dead):
+            rows.remove(dead)
+        return rows
+
+
+def _ids_by_position(live: LiveIndex) -> list[str]:
+    """Each position's passage id ("" for a dead one)."""
+    ids = [""] * len(live.passages)
+    for passage_id, position in live.position.items():
+        ids[position] = passage_id
+    return ids

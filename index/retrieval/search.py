@@ -206,16 +206,21 @@ class Searcher:
         """
         assert self.multilingual is not None
         live = self.data.live
-        rows = self.multilingual.matrix(live)
-        allowed = live.allowed(scopes) & self.parts.admitted(live, text)
+        rows = self.multilingual.rows(live)
         # Passages added a moment ago get their multilingual vector when the change
         # finishes (Engine._refresh); until then only the English legs know them.
-        positions = np.flatnonzero(allowed[: len(rows)])
-        if not len(positions):
+        size = rows.size() if rows is not None else 0
+        allowed = (live.allowed(scopes) & self.parts.admitted(live, text))[:size]
+        if rows is None or not allowed.any():
             return Answer(text, False, ())
-        similarity = rows[positions] @ query
-        # A bio left in by the part filter is one the question asks about (it names
-        # the author, or asks who wrote): it answers, whatever its cosine.
+        # The nearest allowed rows, and every bio the part filter left in: a bio left
+        # in is one the question asks about (it names the author, or asks who
+        # wrote): it answers, whatever its cosine.
+        n = min(int(allowed.sum()), self.settings.candidates)
+        _, hits = rows.search(query[None, :], n, allowed)
+        positions = np.union1d(hits[0][hits[0] >= 0],
+                               np.flatnonzero(allowed & live.bio.values[:size]))
+        similarity = rows.vectors(positions) @ query
         bio = live.bio.values[positions]
         order = np.lexsort((-similarity, ~bio))
         chosen: list[tuple[int, float]] = []

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import sys
+from pathlib import Path
 
 import pytest
 
 from bot.utils.render import NOTHING_FOUND, not_found
 from citebot.terminal import render_answer
+from index.articles.extract import from_plain
+from index.retrieval import multilingual
 from index.retrieval.engine import Engine
 from index.retrieval.multilingual import LanguageGuesser, load_multilingual
 from index.retrieval.names import names_in
@@ -122,3 +126,50 @@ def test_without_the_multilingual_leg_the_bot_says_so_once_and_answers(
     routed = Searcher(engine.searcher.data, engine.embedder, off,
                       engine.multilingual, engine.languages)
     assert routed._foreign(["¿Por qué tanta gente pobre se siente cercana a Castillo?"]) == {}
+
+
+def test_a_start_adopts_the_saved_multilingual_rows_and_embeds_only_what_is_new(
+        engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rebuilding every passage's multilingual row at each start read every passage and
+    a cache row each (a minute at a million passages): a start adopts the saved rows."""
+    shutil.copytree(engine.settings.data_dir, tmp_path / "data")
+    settings = dataclasses.replace(engine.settings, index=dataclasses.replace(
+        engine.settings.index, data_dir=str(tmp_path / "data")))
+    assert (tmp_path / "data" / "multilingual" / "CURRENT").is_file()
+    embedded: list[int] = []
+    real = multilingual.embed_with_cache
+
+    def counted(model: object, cache: object, texts: list[str], progress: object = None
+                ) -> object:
+        embedded.append(len(texts))
+        return real(model, cache, texts, progress)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(multilingual, "embed_with_cache", counted)
+    again = Engine.open(settings, embedder=engine.embedder)
+    assert embedded == []
+    question, phrase = SPANISH[0]
+    assert [c.passage for c in again.ask(question).results] == [
+        c.passage for c in engine.ask(question).results]
+    article = from_plain("Weavers from Macusani sell alpaca blankets at the July fair, "
+                         "where buyers come from Cusco and Arequipa.")
+    article = dataclasses.replace(article, title="Macusani weavers")
+    doc, _ = again.add(article, scope="42")
+    assert embedded == [len(again.searcher.data.live.doc_passage_ids(doc.doc_id))]
+    answer = again.ask("¿Qué venden los tejedores de Macusani en la feria?", scopes=("", "42"))
+    assert answer.answered and "Macusani" in answer.results[0].passage.text
+    # The next start adopts the saved rows and embeds the added article's alone.
+    embedded.clear()
+    restarted = Engine.open(settings, embedder=engine.embedder)
+    assert embedded == [len(restarted.searcher.data.live.doc_passage_ids(doc.doc_id))]
+    assert restarted.ask("¿Qué venden los tejedores de Macusani en la feria?",
+                         scopes=("", "42")).results[0].passage.doc_id == doc.doc_id
+    # Saved rows that cannot be read are rebuilt, never trusted.
+    folder = tmp_path / "data" / "multilingual"
+    current = folder / (folder / "CURRENT").read_text().strip()
+    (current / "vectors.faiss").write_bytes(b"garbage")
+    embedded.clear()
+    rebuilt = Engine.open(settings, embedder=engine.embedder)
+    assert embedded == [len(rebuilt.searcher.data.live)]
+    assert [c.passage for c in rebuilt.ask(question).results] == [
+        c.passage for c in engine.ask(question).results]
+    assert any(phrase in c.passage.text for c in rebuilt.ask(question).results[:3])
