@@ -5,12 +5,12 @@
 The rows are the real all-MiniLM-L6-v2 vectors that ``bench/quality.py`` caches
 (documents and sentences of Cranfield, CISI and SciFact, about 69,000); a
 random ``--questions`` of them are held out and searched for. For the flat
-index, citebot's ``IvfIndex`` (2·√n lists, a quarter probed, float16 rows), the
+index, citebot's ``IvfIndex`` (2·√n lists, 6.5·√lists probed, float16 rows), the
 same lists with float32 rows and with 8-bit codes, and faiss HNSW at two sizes,
 it prints build time, one-question search time (p50, one thread per question as
 the searcher runs), and recall@10 and @100 against exact search, globally and
 within a random 10% of the rows (a scope); then citebot's index with an eighth,
-a sixth, a quarter and a third of its lists probed (``PROBED_SHARE``). Every
+a sixth, a quarter and a third of its lists probed (``PROBES_PER_ROOT``). Every
 figure as JSON.
 """
 
@@ -32,7 +32,6 @@ sys.path.insert(0, str(HERE.parent))
 from bench.scale import real_vectors  # noqa: E402
 from index.retrieval.ann import FlatIndex, IvfIndex, VectorIndex  # noqa: E402
 from index.retrieval.ann.ivf import (  # noqa: E402
-    PROBED_SHARE,
     SAMPLE_PER_LIST,
     TRAINING_ROUNDS,
     shape,
@@ -63,8 +62,7 @@ class IvfVariant:
     """citebot's inverted lists with other row codes (float32 rows, 8-bit codes), to compare."""
 
     def __init__(self, vectors: np.ndarray, codes: str) -> None:
-        lists, _ = shape(len(vectors))
-        self._probes = max(1, -(-lists // PROBED_SHARE))
+        lists, self._probes = shape(len(vectors))
         self._quantizer = faiss.IndexFlatIP(vectors.shape[1])
         if codes == "float32":
             self._index = faiss.IndexIVFFlat(self._quantizer, vectors.shape[1], lists,

@@ -107,9 +107,13 @@ def hybrid_rank(
     Returns:
         Positions best first, their fused scores and their cosine similarities.
     """
-    take = min(candidates, len(sparse_all))
-    sparse_top = np.argpartition(-sparse_all, take - 1)[:take] if take else sparse_all[:0]
-    sparse_top = sparse_top[sparse_all[sparse_top] > 0]
+    # Only positions the keyword leg scored are candidates from it: choosing among
+    # those (a few thousand) instead of partitioning every position (a million) was
+    # 9 ms of a question at a million passages.
+    scored = np.flatnonzero(sparse_all > 0)
+    take = min(candidates, len(scored))
+    sparse_top = (scored[np.argpartition(-sparse_all[scored], take - 1)[:take]] if take
+                  else scored[:0])
     union = np.union1d(dense_top.astype(np.int64), sparse_top.astype(np.int64))
     if union.size == 0:
         empty = np.zeros(0)

@@ -220,8 +220,13 @@ class LiveIndex:
 
     def allowed(self, scopes: Collection[str]) -> np.ndarray:
         """A mask of the live positions whose scope is one of ``scopes``."""
-        codes = [self._scope_code[s] for s in scopes if s in self._scope_code]
-        return np.isin(self.scope_codes.values, codes) & self.alive.values
+        codes = {self._scope_code[s] for s in scopes if s in self._scope_code}
+        # A comparison per scope (a question names one or two): np.isin sorted a
+        # million codes, 4 ms of a question at a million passages.
+        mask = np.zeros(len(self.scope_codes.values), dtype=bool)
+        for code in codes:
+            mask |= self.scope_codes.values == code
+        return mask & self.alive.values
 
     def origin(self, position: int) -> Origin:
         """Where the passage at ``position`` is stored."""

@@ -263,12 +263,13 @@ class Searcher:
         def dense_score(positions: np.ndarray) -> np.ndarray:
             # Relevance (the abstain rule) and the highlight come from the question
             # itself; the ranking may use the feedback query.
-            scores, best = self._dense_scores(query, positions)
+            rows = self._candidate_rows(positions)
+            scores, best = self._dense_scores(query, positions, rows)
             best_sentence.update(zip(positions.tolist(), best, strict=True))
             similarity.update(zip(positions.tolist(), scores.tolist(), strict=True))
-            top = positions[np.argsort(-scores)[:FEEDBACK_DEPTH]]
-            moved = feedback_query(query, live.vectors.vectors(top), self.settings.feedback)
-            return scores if moved is query else self._dense_scores(moved, positions)[0]
+            order = np.argsort(-scores)[:FEEDBACK_DEPTH]
+            moved = feedback_query(query, rows[0][order], self.settings.feedback)
+            return scores if moved is query else self._dense_scores(moved, positions, rows)[0]
 
         ranked, fused, _ = hybrid_rank(
             self._dense_top(query, allowed),
@@ -292,10 +293,22 @@ class Searcher:
                 break
         return Answer(text, bool(citations), tuple(citations))
 
+    def _candidate_rows(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The positions' passage vectors and their sentences' vectors (each passage's
+        run in order), read once for both the question and its feedback query."""
+        live = self.data.live
+        counts = live.sentence_count.values[positions].astype(np.int64)
+        has = counts > 0
+        return (live.vectors.vectors(positions),
+                live.sentence_vectors.runs(live.sentence_start.values[positions[has]],
+                                           counts[has]))
+
     def _dense_scores(
-        self, query: np.ndarray, positions: np.ndarray
+        self, query: np.ndarray, positions: np.ndarray,
+        rows: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, list[int]]:
-        """Mixed passage/best-sentence cosine of each position, and which sentence was best.
+        """Mixed passage/best-sentence cosine of each position, and which sentence was best
+        (``rows``: the positions' ``_candidate_rows``, read here when not given).
 
         Vectorised over the positions' sentence runs (a Python loop per passage was a
         fifth of a batch's time). The formula is the per-passage one, float32 products
@@ -304,7 +317,9 @@ class Searcher:
         """
         beta = self.settings.sentence_weight
         live = self.data.live
-        own = live.vectors.vectors(positions) @ query
+        passage_vectors, sentence_vectors = rows if rows is not None else \
+            self._candidate_rows(positions)
+        own = passage_vectors @ query
         scores = own.astype(np.float64)
         best = np.zeros(len(positions), dtype=np.int64)
         counts = live.sentence_count.values[positions].astype(np.int64)
@@ -313,8 +328,7 @@ class Searcher:
             runs = counts[has]
             ends = np.cumsum(runs)
             firsts = ends - runs
-            sims = live.sentence_vectors.runs(live.sentence_start.values[positions[has]],
-                                              runs) @ query
+            sims = sentence_vectors @ query
             top = run_maxima(sims, firsts)
             # The first row reaching its run's maximum, as argmax picks it.
             hits = np.where(sims == np.repeat(top, runs), np.arange(len(sims)), len(sims))

@@ -16,7 +16,8 @@ from index.retrieval.ann.flat import FlatIndex
 from index.retrieval.ann.ivf import IvfIndex
 
 
-def grow(index: VectorIndex, vectors: np.ndarray, approximate_from: int) -> VectorIndex:
+def grow(index: VectorIndex, vectors: np.ndarray, approximate_from: int,
+         codes: str = "float16") -> VectorIndex:
     """Add ``vectors`` to ``index`` and return the index to keep for its new size.
 
     That is ``index`` itself, or, when the rows reach ``approximate_from`` (0:
@@ -25,7 +26,8 @@ def grow(index: VectorIndex, vectors: np.ndarray, approximate_from: int) -> Vect
     ``IvfIndex`` becomes flat again. Removed rows stay removed. The
     training costs about 1 s per 100,000 rows on two cores, once per growth step;
     an index that starts past the threshold is trained straight from its first
-    rows, never built flat first.
+    rows, never built flat first. ``codes``: how a new ``IvfIndex`` keeps its rows
+    (``ivf.CODES``).
     """
     total = index.size() + len(vectors)
     if approximate_from <= 0 and isinstance(index, IvfIndex):  # exact asked for: go back
@@ -40,7 +42,7 @@ def grow(index: VectorIndex, vectors: np.ndarray, approximate_from: int) -> Vect
         return index
     rows = (vectors if not index.size()
             else np.vstack([index.vectors(np.arange(index.size())), vectors]))
-    bigger = IvfIndex.train(rows)
+    bigger = IvfIndex.train(rows, codes=codes)
     bigger.removed = index.removed
     return bigger
 

@@ -2,8 +2,9 @@
 (``IndexIVFScalarQuantizer``, ``QT_fp16``).
 
 The rows are split into lists around k-means centroids (about 2·√n of them),
-and a question is compared only with the rows of the quarter of the lists whose
-centroids are nearest to it. Why this and not HNSW, measured on this 2-core
+and a question is compared only with the rows of the lists whose centroids are
+nearest to it (about 6.5·√lists of them: a quarter at 100,000 rows, a seventh
+at a million; see ``PROBES_PER_ROOT``). Why this and not HNSW, measured on this 2-core
 machine by ``python bench/ann.py`` (real all-MiniLM-L6-v2 vectors: 68,613
 document and sentence vectors of Cranfield, CISI and SciFact, 300 more as
 questions; a scope is a random 10% of the rows):
@@ -48,11 +49,15 @@ from index.retrieval.ann.flat import only
 
 LISTS_PER_ROOT = 2
 """Lists per square root of the rows at training time."""
-PROBED_SHARE = 4
-"""One list in this many is probed per question. An eighth gave recall@10 0.981 on
-the real vectors of ``bench/ann.py`` and 0.956 on ``bench/scale.py``'s synthetic
-100,000; a quarter gives 0.992 and 0.985 for ~1 ms more a question (a sixth:
-0.987 and 0.970), so the recall targets (0.98 at 100k, 0.97 at 1M) hold."""
+PROBES_PER_ROOT = 6.5
+"""Lists probed per question per square root of the lists. The share of the lists a
+search must probe for a given recall falls as the index grows: on ``bench/scale.py``'s
+synthetic rows, a quarter of 632 lists (100,000 rows) gave recall@10 0.985 and an
+eighth 0.956, while at a million rows (2,000 lists) a quarter gave 0.9995 in 15.5 ms,
+an eighth 0.999 in 6.0 ms and a sixteenth 0.9965 in 3.4 ms. Probing a fixed share
+would scan a quarter of a million rows per question; 6.5·√lists probes a quarter at
+100,000 rows (158 of 632; 0.992 on the real vectors of ``bench/ann.py``) and 291 of
+2,000 lists at a million."""
 EXACT_MARGIN = 4
 """Search a scope exactly when its expected rows in the probed lists are under this many times k."""
 TRAINING_ROUNDS = 10
@@ -64,10 +69,20 @@ RETRAIN_GROWTH = 4
 _PAD_SCORE = np.float32(-3.4028235e38)  # faiss's own filler for a short inner-product list
 
 
+CODES = {"float16": faiss.ScalarQuantizer.QT_fp16, "8bit": faiss.ScalarQuantizer.QT_8bit}
+"""How rows are kept in the lists: float16 (the English leg), or 8-bit codes, half the
+memory for a cosine moved by up to 0.002 (bench/ann.py: recall@10 0.988 against 0.992)."""
+
+
+def probes_for(lists: int) -> int:
+    """How many of ``lists`` lists a question probes (``PROBES_PER_ROOT``)."""
+    return min(lists, max(1, math.ceil(PROBES_PER_ROOT * math.sqrt(lists))))
+
+
 def shape(rows: int) -> tuple[int, int]:
     """Lists and probed lists for an index of ``rows`` rows."""
     lists = min(max(1, rows), max(1, round(LISTS_PER_ROOT * math.sqrt(rows))))
-    return lists, max(1, math.ceil(lists / PROBED_SHARE))
+    return lists, probes_for(lists)
 
 
 class IvfIndex(MaskedRows):
@@ -82,14 +97,15 @@ class IvfIndex(MaskedRows):
         self._index = ivf
         self.dim = int(ivf.d)
         self.lists = int(ivf.nlist)
-        self.probes = max(1, math.ceil(self.lists / PROBED_SHARE))
+        self.probes = probes_for(self.lists)
         self.trained_rows = trained_rows
         """How many rows the lists were trained for (see ``needs_training``)."""
         self.removed = Removed()
 
     @classmethod
-    def train(cls, vectors: np.ndarray, seed: int = 1234) -> IvfIndex:
-        """An index trained on ``vectors`` and holding them as rows 0..n-1.
+    def train(cls, vectors: np.ndarray, seed: int = 1234, codes: str = "float16") -> IvfIndex:
+        """An index trained on ``vectors`` and holding them as rows 0..n-1, kept as
+        ``codes`` (see ``CODES``).
 
         Deterministic: the same rows give the same lists (k-means samples with ``seed``).
         """
@@ -97,8 +113,7 @@ class IvfIndex(MaskedRows):
         rows, dim = vectors.shape
         lists, _ = shape(rows)
         quantizer = faiss.IndexFlatIP(dim)
-        ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, lists,
-                                            faiss.ScalarQuantizer.QT_fp16,
+        ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, lists, CODES[codes],
                                             faiss.METRIC_INNER_PRODUCT)
         ivf.cp.niter = TRAINING_ROUNDS
         ivf.cp.seed = seed
