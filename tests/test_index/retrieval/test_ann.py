@@ -11,6 +11,7 @@ import pytest
 
 from index.errors import IndexCorruptError
 from index.retrieval.ann import FlatIndex, IvfIndex, VectorIndex, grow, load_index
+from index.retrieval.ann.ivf import probes_for, shape
 from tests import paths
 
 ROOT = paths.ROOT
@@ -177,3 +178,29 @@ def test_only_the_ann_package_imports_faiss() -> None:
                 if any(n.split(".")[0] == "faiss" for n in names):
                     importers.append(path.relative_to(ROOT).as_posix())
     assert importers and all(p.startswith("index/retrieval/ann/") for p in importers), importers
+
+
+def test_eight_bit_rows_find_nearly_what_exact_search_finds_in_less_memory(
+        tmp_path: Path) -> None:
+    """The multilingual leg keeps 8-bit codes once approximate (half of float16's memory)."""
+    vectors = _clustered(4000)
+    index = grow(FlatIndex(vectors.shape[1]), vectors, 1000, codes="8bit")
+    assert isinstance(index, IvfIndex)
+    queries = _clustered(100, seed=9)
+    _, found = index.search(queries, 10)
+    recall = np.mean([len(set(f) & set(e)) / 10 for f, e in
+                      zip(found.tolist(), _exact(vectors, queries, 10).tolist(), strict=True)])
+    assert recall >= 0.9, recall
+    index.save(tmp_path / "codes.faiss")
+    IvfIndex.train(vectors).save(tmp_path / "float16.faiss")
+    assert (tmp_path / "codes.faiss").stat().st_size < (tmp_path / "float16.faiss").stat().st_size
+    again = load_index(tmp_path / "codes.faiss")
+    assert np.array_equal(again.search(queries, 10)[1], found)
+    assert np.abs(again.vectors(np.arange(4000)) - vectors).max() < 0.05
+
+
+def test_the_share_of_lists_probed_falls_as_the_index_grows() -> None:
+    assert shape(100_000) == (632, 164) and shape(1_000_000) == (2000, 291)
+    assert probes_for(10) == 10  # a small index is probed whole
+    shares = [probes_for(lists) / lists for lists in (200, 632, 2000, 6000)]
+    assert shares == sorted(shares, reverse=True)

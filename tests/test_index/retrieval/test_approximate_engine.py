@@ -38,6 +38,14 @@ def test_an_approximate_index_answers_keeps_scopes_apart_and_takes_adds_and_remo
     for question in QUESTIONS:
         got = [c.passage.passage_id for c in approximate.ask(question).results]
         assert got and got == [c.passage.passage_id for c in engine.ask(question).results]
+    # The multilingual leg's rows grow the same way (8-bit codes once approximate)
+    # and still find the English passage that answers a Spanish question.
+    assert approximate.multilingual is not None
+    rows = approximate.multilingual.rows(live)
+    assert isinstance(rows, IvfIndex)
+    spanish = approximate.ask("¿Por qué el Perú expulsó al enviado de México?")
+    assert any("Mexico's ambassador was kicked out of Peru" in c.passage.text
+               for c in spanish.results[:3])
 
     article = from_plain("The alpaca festival in Macusani draws weavers from three provinces "
                          "every August, and this year it lasted a full week.")
