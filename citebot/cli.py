@@ -25,6 +25,7 @@ from citebot.commands.list_ import cmd_list
 from citebot.commands.logs import (
     cmd_logs_export,
     cmd_logs_forget,
+    cmd_logs_migrate,
     cmd_logs_purge,
     cmd_logs_stats,
 )
@@ -114,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--days", type=int, metavar="N",
                        help="older than N days (default: logs.retention_days)")
     purge.set_defaults(handler=cmd_logs_purge)
+    migrate = log_commands.add_parser(
+        "migrate", help="copy the SQLite log into PostgreSQL (safe to run again)")
+    migrate.add_argument("--to", required=True, metavar="URL",
+                         help="the target, postgresql://user@host/database")
+    migrate.add_argument("--from", dest="source", metavar="FILE",
+                         help="the SQLite log (default: the configured one)")
+    migrate.set_defaults(handler=cmd_logs_migrate)
     return parser
 
 

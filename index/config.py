@@ -98,6 +98,9 @@ class LogSettings:
 
     enabled: bool = True
     path: str = ""
+    url: str = ""
+    """A database URL (``sqlite:///file`` or ``postgresql://user@host/db``); empty: the
+    SQLite file at ``path``. PostgreSQL lets several processes share one log."""
     retention_days: int = 0
     hash_user_ids: bool = False
     queue_size: int = 10_000
@@ -295,6 +298,9 @@ def _check_values(settings: Settings) -> None:
         (0.0 < settings.ingest.near_duplicate <= 1.0, "ingest.near_duplicate must be in (0, 1]"),
         (-1.0 <= settings.search.min_score <= 1.0, "search.min_score must be in [-1, 1]"),
         (settings.logs.retention_days >= 0, "logs.retention_days must be 0 (keep) or more"),
+        (settings.logs.url == "" or settings.logs.url.startswith(
+            ("sqlite:", "postgresql://", "postgres://")),
+         "logs.url must be empty, sqlite:///path/to/file or postgresql://user@host/database"),
         (settings.logs.queue_size >= 100, "logs.queue_size must be at least 100"),
         (1 <= settings.discord.citations <= 10, "discord.citations must be between 1 and 10"),
         (settings.discord.find_sources_reply in ("ephemeral", "thread"),

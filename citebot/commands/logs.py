@@ -1,4 +1,5 @@
-"""``citebot logs``: read and care for the conversation log (export, stats, forget, purge)."""
+"""``citebot logs``: read and care for the conversation log (export, stats, forget, purge,
+migrate)."""
 
 from __future__ import annotations
 
@@ -54,4 +55,20 @@ def cmd_logs_purge(args: argparse.Namespace, settings: Settings) -> int:
         raise CitebotError("give --days N (at least 1), or set logs.retention_days")
     removed = asyncio.run(purge(settings, days))
     print(f"deleted {removed} questions older than {days} days")
+    return EXIT_OK
+
+
+def cmd_logs_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    """``citebot logs migrate --to URL``: copy the SQLite log into PostgreSQL, checked."""
+    from index.logs import migrate_log
+    from index.logs.migrate import redacted
+
+    if not args.to.startswith(("postgresql://", "postgres://")):
+        raise CitebotError("--to takes a PostgreSQL URL: postgresql://user@host/database")
+    source = Path(args.source).expanduser() if args.source else settings.log_path
+    copied = asyncio.run(migrate_log(source, args.to))
+    for table in copied:
+        print(f"{table.table:10} {table.source:>8} rows in {source}, "
+              f"{table.present:>8} of them in the target")
+    print(f"the log is in {redacted(args.to)}; set logs.url to it in every process's config")
     return EXIT_OK

@@ -2,7 +2,9 @@
 
 ``records`` holds what a log row is; ``recorder`` queues records and writes them
 in batches (``LogStore``), or drops them (``NoLog``, when logging is off or
-unusable), through a ``LogBackend`` (``backend``; ``sqlite`` is the one today);
+unusable), through a ``LogBackend`` (``backend``: ``sqlite``, one file, the
+default; ``postgres``, one server several processes share, ``migrate`` copies
+an SQLite log there);
 ``report`` reads the log for people (stats, chart, export). Callers record
 through the ``Recorder`` interface, ``record_answer`` for an answered question.
 """
@@ -22,6 +24,8 @@ _WHERE = {
     "record_answer": "recorder",
     "LogBackend": "backend",
     "SqliteBackend": "sqlite",
+    "PostgresBackend": "postgres",
+    "migrate_log": "migrate",
     "chart_png": "report",
     "export": "report",
     "forget": "report",

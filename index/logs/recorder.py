@@ -80,6 +80,39 @@ class LogStore:
         return await cls.over(await SqliteBackend.open(path), settings, path)
 
     @classmethod
+    async def connect(cls, url: str, settings: LogSettings | None = None) -> LogStore:
+        """Open the log a URL names and start the writer.
+
+        ``sqlite:///absolute/path`` or ``sqlite:relative/path`` is an SQLite file
+        (as ``open``); ``postgresql://user:password@host:port/database`` (or
+        ``postgres://``) a PostgreSQL database several processes can share. The
+        PostgreSQL driver is imported only when one is named.
+
+        Raises:
+            LogStoreError: the URL names neither, or its database cannot be used.
+        """
+        scheme, _, rest = url.partition(":")
+        scheme = scheme.strip().lower()
+        if scheme == "sqlite":
+            # sqlite:///abs/path (or sqlite:////abs/path) is /abs/path; sqlite:rel/path (or
+            # sqlite:/abs/path) is as written; sqlite://host/... names no file.
+            file = ("/" + rest.lstrip("/") if rest.startswith("///")
+                    else "" if rest.startswith("//") else rest)
+            if file.strip("/"):
+                from index.logs.sqlite import SqliteBackend
+
+                path = Path(file).expanduser()
+                return await cls.over(await SqliteBackend.open(path), settings, path)
+        if scheme in ("postgresql", "postgres") and rest.startswith("//"):
+            from index.logs.postgres import PostgresBackend
+
+            return await cls.over(await PostgresBackend.open(url), settings)
+        raise LogStoreError(
+            f"cannot tell which log database '{scheme[:20]}:...' names; use "
+            "sqlite:///absolute/path/logs.sqlite (or sqlite:relative/path/logs.sqlite) or "
+            "postgresql://user:password@host:port/database")
+
+    @classmethod
     async def over(cls, backend: LogBackend, settings: LogSettings | None = None,
                    path: Path | None = None) -> LogStore:
         """A log recording into an open backend (retention applied, writer started)."""
@@ -343,6 +376,18 @@ class NoLog:
         """Nothing to close."""
 
 
+async def open_configured(settings: LogSettings, path: Path) -> LogStore:
+    """The log the settings name: ``logs.url`` when set (SQLite or PostgreSQL), else the
+    SQLite file at ``path`` (``logs.path``, or logs.sqlite in the data directory).
+
+    Raises:
+        LogStoreError: that database cannot be used.
+    """
+    if settings.url:
+        return await LogStore.connect(settings.url, settings)
+    return await LogStore.open(path, settings)
+
+
 async def open_log(settings: LogSettings, path: Path) -> LogStore | NoLog:
     """The log store, or ``NoLog`` with a warning when logging is off or the file is unusable.
 
@@ -352,7 +397,7 @@ async def open_log(settings: LogSettings, path: Path) -> LogStore | NoLog:
     if not settings.enabled:
         return NoLog()
     try:
-        return await LogStore.open(path, settings)
+        return await open_configured(settings, path)
     except LogStoreError as exc:
         log.warning("questions are not being logged: %s", exc)
         return NoLog()

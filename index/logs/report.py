@@ -18,7 +18,7 @@ from typing import TextIO
 
 from index.config import Settings
 from index.errors import CitebotError
-from index.logs.recorder import LogStore
+from index.logs.recorder import LogStore, open_configured
 from index.logs.records import Stats, parse_since
 
 CSV_FIELDS = (
@@ -30,7 +30,7 @@ CSV_FIELDS = (
 
 @contextlib.asynccontextmanager
 async def _store(settings: Settings) -> AsyncIterator[LogStore]:
-    store = await LogStore.open(settings.log_path, settings.logs)
+    store = await open_configured(settings.logs, settings.log_path)
     try:
         yield store
     finally:
