@@ -41,6 +41,7 @@ from index.logs.records import (
     Record,
     Stats,
 )
+from index.logs.sql import filters, question_record
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema (SQLite's migration 1, and seq for insertion order).
@@ -287,7 +288,7 @@ class PostgresBackend:
 
     async def questions(self, since: str, guild: str) -> AsyncIterator[dict[str, object]]:
         """Questions with their citations (as JSON from the server) and vote counts."""
-        where, args = _where(_filters(since, guild, "q.asked_at", "q.guild"))
+        where, args = _where(filters(since, guild, "q.asked_at", "q.guild"))
         query = (
             'SELECT q.id, q.asked_at, q.guild, q.channel, q.thread, q."user", q.text, q.mode,'
             " q.answered, q.latency_ms, q.model, q.index_version, q.parent_id, q.message_id,"
@@ -301,22 +302,15 @@ class PostgresBackend:
         try:
             async with self._pool.acquire() as conn, conn.transaction(readonly=True):
                 async for row in conn.cursor(query, *args, prefetch=500):
-                    yield {
-                        "id": row[0], "asked_at": row[1], "guild": row[2], "channel": row[3],
-                        "thread": row[4], "user": row[5], "text": row[6], "mode": row[7],
-                        "answered": bool(row[8]), "latency_ms": row[9], "model": row[10],
-                        "index_version": row[11], "parent_id": row[12], "message_id": row[13],
-                        "helpful_votes": row[14], "not_helpful_votes": row[15],
-                        "citations": _citations(row[16]),
-                    }
+                    yield question_record(row, _citations(row[16]))
         except _DB_ERRORS as exc:
             raise LogStoreError(
                 f"cannot read the log database {self.where}: {_reason(exc)}") from None
 
     async def stats(self, since: str, guild: str, top: int) -> Stats:
         """The summary, one query per figure (SQLite's queries, numbered parameters)."""
-        filters = _filters(since, guild, "q.asked_at", "q.guild")
-        where, args = _where(filters)
+        conditions = filters(since, guild, "q.asked_at", "q.guild")
+        where, args = _where(conditions)
         limit = top if top >= 0 else None  # SQLite reads a negative LIMIT as none
         stats = Stats()
         try:
@@ -345,12 +339,12 @@ class PostgresBackend:
                 gap_where, gap_args = _where([
                     ("answered = 0", None),
                     ("NOT EXISTS (SELECT 1 FROM citations c WHERE c.question_id = q.id)", None),
-                    *filters])
+                    *conditions])
                 stats.gaps = [(text, int(n)) for text, n in await conn.fetch(
                     f"SELECT MIN(text), COUNT(*) FROM questions q {gap_where}"
                     " GROUP BY lower(trim(text)) ORDER BY 2 DESC, MAX(asked_at) DESC"
                     f" LIMIT ${len(gap_args) + 1}", *gap_args, limit)]
-                mod_where, mod_args = _where(_filters(since, guild, "at", "guild"))
+                mod_where, mod_args = _where(filters(since, guild, "at", "guild"))
                 stats.moderation = int(await conn.fetchval(
                     f"SELECT COUNT(*) FROM moderation {mod_where}", *mod_args))
         except _DB_ERRORS as exc:
@@ -436,17 +430,6 @@ def _citations(value: str | None) -> list[dict[str, object]]:
 def _count(status: str) -> int:
     """The row count of a command status such as ``DELETE 3``."""
     return int(status.rsplit(" ", 1)[-1])
-
-
-def _filters(since: str, guild: str, time_column: str, guild_column: str
-             ) -> list[tuple[str, object | None]]:
-    """The report filters as (condition, argument) pairs; ``?`` marks the argument."""
-    conditions: list[tuple[str, object | None]] = []
-    if since:
-        conditions.append((f"{time_column} >= ?", since))
-    if guild:
-        conditions.append((f"{guild_column} = ?", guild))
-    return conditions
 
 
 def _where(conditions: Sequence[tuple[str, object | None]]) -> tuple[str, tuple[object, ...]]:

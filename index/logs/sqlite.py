@@ -29,6 +29,7 @@ from index.logs.records import (
     Record,
     Stats,
 )
+from index.logs.sql import filters, question_record
 
 _BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
@@ -233,7 +234,7 @@ class SqliteBackend:
 
     async def questions(self, since: str, guild: str) -> AsyncIterator[dict[str, object]]:
         """Questions with their citations (as JSON from SQLite) and vote counts."""
-        where, args = _where(_filters(since, guild, "q.asked_at", "q.guild"))
+        where, args = _where(filters(since, guild, "q.asked_at", "q.guild"))
         query = (
             "SELECT q.id, q.asked_at, q.guild, q.channel, q.thread, q.user, q.text, q.mode,"
             " q.answered, q.latency_ms, q.model, q.index_version, q.parent_id, q.message_id,"
@@ -247,21 +248,14 @@ class SqliteBackend:
         try:
             async with self._db.execute(query, args) as cursor:
                 async for row in cursor:
-                    yield {
-                        "id": row[0], "asked_at": row[1], "guild": row[2], "channel": row[3],
-                        "thread": row[4], "user": row[5], "text": row[6], "mode": row[7],
-                        "answered": bool(row[8]), "latency_ms": row[9], "model": row[10],
-                        "index_version": row[11], "parent_id": row[12], "message_id": row[13],
-                        "helpful_votes": row[14], "not_helpful_votes": row[15],
-                        "citations": json.loads(row[16]),
-                    }
+                    yield question_record(row, json.loads(row[16]))
         except sqlite3.Error as exc:
             raise LogStoreError(f"cannot read the log database {self.path}: {exc}") from None
 
     async def stats(self, since: str, guild: str, top: int) -> Stats:
         """The summary, one query per figure."""
-        filters = _filters(since, guild, "q.asked_at", "q.guild")
-        where, args = _where(filters)
+        conditions = filters(since, guild, "q.asked_at", "q.guild")
+        where, args = _where(conditions)
         stats = Stats()
         try:
             rows = await self._all(
@@ -288,12 +282,12 @@ class SqliteBackend:
             gap_where, gap_args = _where([
                 ("answered = 0", None),
                 ("NOT EXISTS (SELECT 1 FROM citations c WHERE c.question_id = q.id)", None),
-                *filters])
+                *conditions])
             stats.gaps = [(text, int(n)) for text, n in await self._all(
                 f"SELECT MIN(text), COUNT(*) FROM questions q {gap_where}"
                 " GROUP BY lower(trim(text)) ORDER BY 2 DESC, MAX(asked_at) DESC"
                 " LIMIT ?", (*gap_args, top))]
-            mod_where, mod_args = _where(_filters(since, guild, "at", "guild"))
+            mod_where, mod_args = _where(filters(since, guild, "at", "guild"))
             stats.moderation = int((await self._all(
                 f"SELECT COUNT(*) FROM moderation {mod_where}", mod_args))[0][0])
         except sqlite3.Error as exc:
@@ -320,17 +314,6 @@ class SqliteBackend:
     async def _all(self, query: str, args: Sequence[object] = ()) -> list[tuple[object, ...]]:
         async with self._db.execute(query, tuple(args)) as cursor:
             return [tuple(row) for row in await cursor.fetchall()]
-
-
-def _filters(since: str, guild: str, time_column: str, guild_column: str
-             ) -> list[tuple[str, object | None]]:
-    """The report filters as (condition, argument) pairs for the given columns."""
-    conditions: list[tuple[str, object | None]] = []
-    if since:
-        conditions.append((f"{time_column} >= ?", since))
-    if guild:
-        conditions.append((f"{guild_column} = ?", guild))
-    return conditions
 
 
 def _where(conditions: Sequence[tuple[str, object | None]]) -> tuple[str, tuple[object, ...]]:
