@@ -32,6 +32,7 @@ from discord.ext import commands
 from index.config import Settings
 from index.logs import LogStore, NoLog, open_log
 from index.retrieval import Batcher, Engine
+from index.retrieval.following import Follower
 
 from .utils.answering import Answerer
 from .utils.gate import Gate
@@ -87,9 +88,12 @@ class CitebotBot(commands.AutoShardedBot):
         # citebot has no prefix commands (on_message below never runs them); commands.Bot
         # still needs a prefix, and when_mentioned is the one that raises no warning about
         # the Message Content intent.
+        # The shards this process runs (None: all of them, as many as Discord recommends).
         super().__init__(
             command_prefix=commands.when_mentioned, intents=intents_for(settings),
             allowed_mentions=discord.AllowedMentions.none(), help_command=None,
+            shard_ids=settings.discord.shard_ids or None,
+            shard_count=settings.discord.shard_count or None,
             **options,  # type: ignore[arg-type]
         )
         self.settings = settings
@@ -112,6 +116,10 @@ class CitebotBot(commands.AutoShardedBot):
         """Searches, logs and renders a question into the reply every entry point sends."""
         self.posting = PostingProblems()
         """Missing Permissions in a channel, explained to the operator once."""
+        self.follower = Follower(lambda: self.engine)
+        """Takes in the articles other processes on this data directory add or remove;
+        given PostgreSQL's NOTIFY in ``setup_hook`` when the log is there."""
+        self._following: asyncio.Task[None] | None = None
 
     async def on_message(self, message: discord.Message, /) -> None:
         """Nothing: the ask cog listens for messages. The prefix-command machinery is left
@@ -141,6 +149,8 @@ class CitebotBot(commands.AutoShardedBot):
             self._engine = await asyncio.to_thread(Engine.open, self.settings)
         if self._logs is None:
             self._logs = await open_log(self.settings.logs, self.settings.log_path)
+        if not self.sync_only:
+            await self._follow_other_processes()
         self.add_dynamic_items(VoteButton, MoreButton)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -155,12 +165,27 @@ class CitebotBot(commands.AutoShardedBot):
             except discord.Forbidden as exc:
                 raise OperatorError(commands_refused(guild_id, exc), EXIT_ACCESS) from None
 
+    async def _follow_other_processes(self) -> None:
+        """Start taking in the changes of other processes serving this data directory,
+        woken by PostgreSQL's NOTIFY when the log is on PostgreSQL, else polling."""
+        url = self.settings.logs.url
+        if self.settings.logs.enabled and url.startswith(("postgresql:", "postgres:")):
+            from index.logs.notify import PostgresSignal  # asyncpg only when configured
+
+            self.follower = Follower(lambda: self.engine, PostgresSignal(url))
+        self._following = asyncio.create_task(self.follower.run(), name="citebot-follow")
+
     async def close(self) -> None:
         """Disconnect, then flush and close the log (once, however often close is called).
 
         This cancels nothing itself, but answers still running lose their connection:
         ``shutdown`` lets them finish first."""
         await super().close()
+        if self._following is not None:
+            self._following.cancel()
+            await asyncio.gather(self._following, return_exceptions=True)
+            self._following = None
+            await self.follower.close()
         logs, self._logs = self._logs, NoLog()
         if logs is not None:
             await logs.close()

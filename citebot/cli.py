@@ -30,7 +30,7 @@ from citebot.commands.logs import (
     cmd_logs_stats,
 )
 from citebot.commands.remove import cmd_remove
-from citebot.commands.serve import cmd_serve
+from citebot.commands.serve import cmd_serve, shard_count_arg, shard_ids_arg
 from citebot.commands.sync import cmd_sync
 from citebot.exits import EXIT_BUG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from citebot.terminal import configure_logging, silence_stdout
@@ -91,7 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=cmd_eval)
 
     serve = commands.add_parser("serve", help="run the Discord bot (token: $DISCORD_TOKEN)")
-    serve.set_defaults(handler=cmd_serve)
+    serve.add_argument("--shard-ids", type=shard_ids_arg, metavar="SPEC",
+                       help="run only these shards, e.g. 0-3, 0,2,5 or 0-1,4 "
+                            "(default: discord.shard_ids; empty: every shard)")
+    serve.add_argument("--shard-count", type=shard_count_arg, metavar="N",
+                       help="shards across all processes (default: discord.shard_count; "
+                            "0: as many as Discord recommends)")
+    serve.set_defaults(handler=cmd_serve, usage_error=serve.error)
     sync = commands.add_parser("sync", help="publish the bot's slash commands to every server")
     sync.set_defaults(handler=cmd_sync)
 

@@ -125,6 +125,10 @@ class DiscordSettings:
     auto_annotate: bool = False
     annotate_min_similarity: float = 0.55
     annotate_interval_seconds: float = 120.0
+    shard_ids: list[int] = field(default_factory=list)
+    """The shards this process runs; empty: every shard (0 to ``shard_count`` - 1)."""
+    shard_count: int = 0
+    """The shards of the whole bot, across processes; 0: the count Discord recommends."""
 
 
 @dataclass(frozen=True)
@@ -319,3 +323,30 @@ def _check_values(settings: Settings) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"config: {message}")
+    problem = shard_problem(settings.discord.shard_ids, settings.discord.shard_count)
+    if problem:
+        raise ConfigError(f"config: {problem}")
+
+
+def shard_problem(ids: typing.Sequence[int], count: int, ids_name: str = "discord.shard_ids",
+                  count_name: str = "discord.shard_count") -> str | None:
+    """What is wrong with running shards ``ids`` of ``count``, worded with the names the
+    user gave them (settings or command-line flags), or None when nothing is.
+
+    Discord refuses a shard id outside 0 to count - 1 (close code 4010) only once the
+    bot connects; checked here, the mistake is named before anything is loaded.
+    """
+    if count < 0:
+        return f"{count_name} must be 0 (the count Discord recommends) or more"
+    if not ids:
+        return None
+    if count == 0:
+        return (f"{ids_name} needs {count_name}: set it to the number of shards across all "
+                "processes (each process runs some of them)")
+    if len(set(ids)) != len(ids):
+        return f"{ids_name} lists a shard more than once"
+    wrong = [i for i in ids if not 0 <= i < count]
+    if wrong:
+        return (f"{ids_name} has shard {wrong[0]}, but with {count_name} {count} the shard "
+                f"ids run from 0 to {count - 1}")
+    return None

@@ -16,6 +16,7 @@ import pytest
 from index.config import ModelSettings, Settings, load_settings
 from index.retrieval.embedder import Embedder, Encoder, load_encoder
 from index.retrieval.engine import Engine
+from tests.postgres import pg_server, pg_url  # noqa: F401 - fixtures for every test
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -24,6 +24,17 @@ type 1, no guild) reach the bot only with the Direct Messages intent.
 Deferral: after a type-5 callback, the first follow-up edits the "thinking"
 message, which keeps the deferral's visibility whatever flags the follow-up
 carries (``visible_in`` lists what everyone in a channel saw).
+
+Sharding, as Discord does it: every gateway websocket is one session of one
+shard, ``[id, count]`` from IDENTIFY (``[0, 1]`` without one; an id outside the
+count closes with 4010). A session's READY and GUILD_CREATEs hold only its
+shard's guilds, and every event goes to the session of the shard that owns its
+guild, ``(guild_id >> 22) % count``; events without a guild (DMs) go to shard 0.
+``deliveries`` records where each event went (shard None: no connected session
+owns it, so it is dropped, as Discord drops it). ``shard_count`` places guild n on
+shard ``n % shard_count``; ``/gateway/bot`` recommends ``recommended_shards``. A
+session whose websocket dropped keeps its events until the bot RESUMEs it (op 6):
+they are replayed, then RESUMED.
 """
 
 from __future__ import annotations
@@ -48,6 +59,8 @@ PRIVILEGED = (1 << 1) | (1 << 8) | MESSAGE_CONTENT
 """Server Members, Presence and Message Content: switched on per bot in the portal."""
 EPHEMERAL = 64
 _MENTION = re.compile(r"<@!?(\d+)>")
+_GUILD_IS_ID = frozenset({"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"})
+"""Events whose data is the guild itself: its ``id`` is the guild's."""
 _ids = itertools.count(int(time.time() * 1000 - 1420070400000) << 22)
 
 
@@ -82,17 +95,83 @@ class Guild:
     mod_role_id: str
 
 
+def shard_of(guild_id: str | None, shard_count: int) -> int:
+    """The shard that receives a guild's events (Discord's rule); shard 0 for DMs."""
+    return 0 if guild_id is None else (int(guild_id) >> 22) % shard_count
+
+
+def snowflake_on(shard: int, shard_count: int) -> str:
+    """A new unique id whose guild would land on ``shard``: its timestamp moved on by the
+    few milliseconds that takes, so it still reads as an id made just now."""
+    made = next(_ids)
+    stamp = made >> 22
+    stamp += (shard - stamp) % shard_count
+    return str(stamp << 22 | made & ((1 << 22) - 1))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One gateway event as the stand-in handed it out."""
+
+    shard: int | None
+    """The shard whose session got it; None when no connected session owns it (dropped)."""
+    event: str
+    data: dict[str, Any]
+
+
+@dataclass
+class _Wire:
+    """One gateway websocket, with its own zlib-stream context (if it asked for one)."""
+
+    ws: web.WebSocketResponse
+    zlib: Any
+
+    @property
+    def closed(self) -> bool:
+        return self.ws.closed
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        raw = json.dumps(payload)
+        if self.zlib is not None:
+            await self.ws.send_bytes(self.zlib.compress(raw.encode())
+                                     + self.zlib.flush(zlib.Z_SYNC_FLUSH))
+        else:
+            await self.ws.send_str(raw)
+
+
+@dataclass
+class Session:
+    """One shard's gateway session; a RESUME moves it to a new websocket."""
+
+    shard_id: int
+    shard_count: int
+    session_id: str
+    wire: _Wire
+    seq: int = 0
+    ready: bool = False
+    missed: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Events for this shard while its websocket was down, replayed on RESUME."""
+
+    def owns(self, guild_id: str | None) -> bool:
+        """Whether this shard receives the events of that guild (None: a DM)."""
+        return shard_of(guild_id, self.shard_count) == self.shard_id
+
+
 class DiscordStandin:
     """Discord's REST API and gateway for one bot, several guilds and a few people."""
 
-    def __init__(self, token: str = "standin.bot.token", guilds: int = 2) -> None:
+    def __init__(self, token: str = "standin.bot.token", guilds: int = 2,
+                 shard_count: int = 1, recommended_shards: int | None = None) -> None:
+        """``shard_count``: guild n gets an id on shard ``n % shard_count``;
+        ``recommended_shards`` (default: ``shard_count``) is what ``/gateway/bot`` says."""
         self.token = token
         self.app_id = snowflake()
         self.bot_user = self._user("citebot", bot=True, uid=self.app_id)
         self.alice = self._user("alice")
         self.bob = self._user("bob")
-        self.guilds = [Guild(snowflake(), f"Guild {n}", snowflake(), snowflake())
-                       for n in range(guilds)]
+        self.guilds = [Guild(snowflake_on(n % shard_count, shard_count), f"Guild {n}",
+                             snowflake(), snowflake()) for n in range(guilds)]
+        self.recommended_shards = recommended_shards or shard_count
         self.channel_guild = {g.channel_id: g.id for g in self.guilds}
         self.requests: list[Captured] = []
         self.messages: dict[str, dict[str, Any]] = {}
@@ -104,6 +183,11 @@ class DiscordStandin:
         self.deferred: dict[str, str] = {}
         """Interaction token -> its "thinking" message, until the first follow-up edits it."""
         self.identify: dict[str, Any] | None = None
+        """The last IDENTIFY's payload (any shard's)."""
+        self.sessions: dict[int, Session] = {}
+        """Shard id -> its latest session (identified; its websocket may have dropped)."""
+        self.deliveries: list[Delivery] = []
+        """Every event sent on the gateway, with the shard it went to, in order."""
         self.heartbeats = 0
         self.enabled_intents = PRIVILEGED
         """The privileged intents switched on in the "portal"; asking for another closes
@@ -116,10 +200,9 @@ class DiscordStandin:
         self.hold_posts: asyncio.Event | None = None
         """When set to an unset event, the bot's channel posts wait for it before landing."""
         self._cond = asyncio.Condition()
-        self._ws: web.WebSocketResponse | None = None
-        self._zlib: Any = None
-        self._seq = 0
+        self._wires: list[_Wire] = []
         self._ready = asyncio.Event()
+        """Set once any session is ready (READY and its GUILD_CREATEs sent)."""
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -147,7 +230,7 @@ class DiscordStandin:
         r.add_get(api + "/oauth2/applications/@me", self._app_info)
         r.add_get(api + "/gateway", self._static(lambda: {"url": self.ws_url}))
         r.add_get(api + "/gateway/bot", self._static(lambda: {
-            "url": self.ws_url, "shards": 1, "session_start_limit": {
+            "url": self.ws_url, "shards": self.recommended_shards, "session_start_limit": {
                 "total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}}))
         r.add_post(api + "/channels/{cid}/messages", self._create_message)
         r.add_get(api + "/channels/{cid}/messages/{mid}", self._get_message)
@@ -167,8 +250,9 @@ class DiscordStandin:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def close(self) -> None:
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close()
+        for wire in self._wires:
+            if not wire.closed:
+                await wire.ws.close()
         if self._runner:
             await self._runner.cleanup()
 
@@ -451,49 +535,109 @@ class DiscordStandin:
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=0)
         await ws.prepare(request)
-        self._ws = ws
-        self._zlib = zlib.compressobj() if request.query.get("compress") == "zlib-stream" else None
-        await self._send({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+        wire = _Wire(ws, zlib.compressobj() if request.query.get("compress") == "zlib-stream"
+                     else None)
+        self._wires.append(wire)
+        await wire.send({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
             payload = json.loads(msg.data)
             if payload["op"] == 1:
                 self.heartbeats += 1
-                await self._send({"op": 11, "d": None, "s": None, "t": None})
-            elif payload["op"] == 2:
-                self.identify = payload["d"]
-                if payload["d"]["token"] != self.token:
-                    await ws.close(code=4004, message=b"Authentication failed.")
+                await wire.send({"op": 11, "d": None, "s": None, "t": None})
+            elif payload["op"] in (2, 6):  # IDENTIFY, RESUME
+                opened = self._identify if payload["op"] == 2 else self._resume
+                if not await opened(wire, payload["d"]):
                     break
-                if int(payload["d"]["intents"]) & PRIVILEGED & ~self.enabled_intents:
-                    await ws.close(code=4014, message=b"Disallowed intent(s).")
-                    break
-                await self._on_identify()
         return ws
 
-    async def _send(self, payload: dict[str, Any]) -> None:
-        assert self._ws is not None
-        raw = json.dumps(payload)
-        if self._zlib is not None:
-            await self._ws.send_bytes(self._zlib.compress(raw.encode())
-                                      + self._zlib.flush(zlib.Z_SYNC_FLUSH))
-        else:
-            await self._ws.send_str(raw)
+    async def _identify(self, wire: _Wire, d: dict[str, Any]) -> bool:
+        """IDENTIFY: a new session of the shard it names, or the close Discord sends (then
+        False)."""
+        self.identify = d
+        if d["token"] != self.token:
+            await wire.ws.close(code=4004, message=b"Authentication failed.")
+            return False
+        if int(d["intents"]) & PRIVILEGED & ~self.enabled_intents:
+            await wire.ws.close(code=4014, message=b"Disallowed intent(s).")
+            return False
+        shard_id, count = d.get("shard") or (0, 1)
+        if not 0 <= shard_id < count:
+            await wire.ws.close(code=4010, message=b"Invalid shard.")
+            return False
+        session = Session(shard_id, count, f"standin-session-{shard_id}-{snowflake()}", wire)
+        self.sessions[shard_id] = session
+        await self._on_identify(session)
+        return True
+
+    async def _resume(self, wire: _Wire, d: dict[str, Any]) -> bool:
+        """RESUME: the session moves to this websocket, gets the events it missed, then
+        RESUMED. An unknown session is invalidated (op 9), so the bot identifies anew."""
+        if d["token"] != self.token:
+            await wire.ws.close(code=4004, message=b"Authentication failed.")
+            return False
+        session = next((s for s in self.sessions.values()
+                        if s.session_id == d.get("session_id")), None)
+        if session is None:
+            await wire.send({"op": 9, "d": False, "s": None, "t": None})
+            return True
+        session.wire = wire
+        missed, session.missed = session.missed, []
+        for event, data in missed:
+            await self._deliver(session, event, data)
+        await self._deliver(session, "RESUMED", {})
+        return True
 
     async def revoke_token(self) -> None:
-        """The owner resets the token in the portal: REST answers 401 from now on and the
-        gateway closes with 4004, as Discord does."""
+        """The owner resets the token in the portal: REST answers 401 from now on and every
+        gateway session closes with 4004, as Discord does."""
         self.token = "revoked." + snowflake()
-        if self._ws is not None and not self._ws.closed:
-            await self._ws.close(code=4004, message=b"Authentication failed.")
+        for wire in self._wires:
+            if not wire.closed:
+                await wire.ws.close(code=4004, message=b"Authentication failed.")
+
+    async def drop(self, shard: int = 0) -> None:
+        """One shard's websocket breaks (close code 4000, as when Discord restarts a
+        gateway node): the bot should RESUME; that shard's events wait until it does."""
+        await self.sessions[shard].wire.ws.close(code=4000, message=b"Unknown error.")
+
+    async def wait_shards(self, count: int, timeout: float = 30.0) -> None:
+        """Wait until ``count`` sessions are connected and ready (READY and their guilds
+        sent); ``_ready`` is set by the first."""
+        def enough() -> bool:
+            return sum(s.ready and not s.wire.closed for s in self.sessions.values()) >= count
+
+        async with self._cond:
+            await asyncio.wait_for(self._cond.wait_for(enough), timeout)
+
+    def shards_of(self, event: str, **fields: Any) -> list[int | None]:
+        """The shards that got each ``event`` whose data has these values, in order
+        (None: dropped, no connected session owns it)."""
+        return [d.shard for d in self.deliveries if d.event == event
+                and all(d.data.get(k) == v for k, v in fields.items())]
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a gateway event to the bot."""
-        if self._ws is None or self._ws.closed:
+        """Send a gateway event to the bot, on the session of the shard that owns its guild
+        (shard 0 for DMs). Dropped when no connected session owns it; kept for a RESUME
+        when the owner's websocket is down."""
+        live = [s for s in self.sessions.values() if not s.wire.closed]
+        if not live:
             raise RuntimeError("the bot is not connected")
-        self._seq += 1
-        await self._send({"op": 0, "t": event, "s": self._seq, "d": data})
+        guild_id = data.get("guild_id") or (data.get("id") if event in _GUILD_IS_ID else None)
+        down = [s for s in self.sessions.values() if s.wire.closed]
+        owner = next((s for s in live + down if s.owns(guild_id)), None)
+        if owner is None:
+            self.deliveries.append(Delivery(None, event, data))
+        elif owner.wire.closed:
+            owner.missed.append((event, data))
+        else:
+            await self._deliver(owner, event, data)
+
+    async def _deliver(self, session: Session, event: str, data: dict[str, Any]) -> None:
+        session.seq += 1
+        self.deliveries.append(Delivery(session.shard_id, event, data))
+        await session.wire.send({"op": 0, "t": event, "s": session.seq, "d": data})
 
     @staticmethod
     def _member(user: dict[str, Any], roles: list[str] | None = None) -> dict[str, Any]:
@@ -521,17 +665,23 @@ class DiscordStandin:
                 "preferred_locale": "en-US", "nsfw_level": 0, "system_channel_flags": 0,
                 "afk_timeout": 300, "max_members": 500000}
 
-    async def _on_identify(self) -> None:
-        await self.dispatch("READY", {
+    async def _on_identify(self, session: Session) -> None:
+        """READY with this shard's guilds (unavailable), then a GUILD_CREATE for each."""
+        guilds = [g for g in self.guilds if session.owns(g.id)]
+        await self._deliver(session, "READY", {
             "v": 10, "user": self.bot_user,
-            "guilds": [{"id": g.id, "unavailable": True} for g in self.guilds],
-            "session_id": "standin-session", "resume_gateway_url": self.ws_url,
-            "application": {"id": self.app_id, "flags": 0}, "shard": [0, 1],
+            "guilds": [{"id": g.id, "unavailable": True} for g in guilds],
+            "session_id": session.session_id, "resume_gateway_url": self.ws_url,
+            "application": {"id": self.app_id, "flags": 0},
+            "shard": [session.shard_id, session.shard_count],
             "private_channels": [], "relationships": [], "user_settings": {}, "presences": [],
             "geo_ordered_rtc_regions": []})
-        for g in self.guilds:
-            await self.dispatch("GUILD_CREATE", self._guild_payload(g))
+        for g in guilds:
+            await self._deliver(session, "GUILD_CREATE", self._guild_payload(g))
+        session.ready = True
         self._ready.set()
+        async with self._cond:
+            self._cond.notify_all()
 
     # --- people acting --------------------------------------------------------------------
 

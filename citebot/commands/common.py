@@ -47,6 +47,12 @@ def log_moderation(settings: Settings, action: str, result: str, target: str, do
         logs.moderation(action, result, user=f"local:{getpass.getuser()}", guild=scope or "",
                         target=target, doc_id=doc_id, detail=detail)
         await logs.close()
+        url = settings.logs.url
+        if result == "done" and settings.logs.enabled and url.startswith("postgres"):
+            from index.logs.notify import announce_once
+
+            # Bots serving this data directory take the change in at once, not at their poll.
+            await announce_once(url)
 
     asyncio.run(record())
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,12 +21,12 @@ from index.articles.documents import Document
 from index.articles.extract import Article
 from index.articles.library import Library
 from index.config import Settings
-from index.errors import CitebotError, QuestionError
+from index.errors import CitebotError, IndexCorruptError, QuestionError
 from index.retrieval.embedder import EmbeddingCache, Encoder, Progress, load_encoder
-from index.retrieval.indexer import IndexReport, update_index
+from index.retrieval.indexer import IndexReport, follow_index, update_index
 from index.retrieval.multilingual import LanguageGuesser, MultilingualVectors, load_multilingual
 from index.retrieval.search import GLOBAL_SCOPE, Answer, Query, Searcher
-from index.retrieval.store import IndexStore
+from index.retrieval.store import IndexData, IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ class Engine:
     multilingual: MultilingualVectors | None = None
     """The multilingual leg's passage vectors, or None when it is off or cannot run."""
     languages: LanguageGuesser | None = None
+    published: str = ""
+    """The name of the index manifest this process holds (``IndexStore.published``): when
+    the published one differs, another process changed the articles (``follow``)."""
 
     @classmethod
     def open(
@@ -73,18 +77,22 @@ class Engine:
         model = embedder or load_encoder(settings.model)
         cache = EmbeddingCache(data_dir / "embeddings.sqlite")
         store = IndexStore(data_dir, settings.index.approximate_from)
-        data, report = update_index(store, docs, model, cache, settings, progress)
         second = load_multilingual(settings.search.multilingual)
         multilingual = (MultilingualVectors(second, cache, data_dir / "multilingual",
                                             settings.index.approximate_from)
                         if second is not None else None)
         languages = LanguageGuesser() if second is not None else None
-        if multilingual is not None and multilingual.sync(data.live, settings.index.embed_title):
-            # Saved so that the next start adopts the rows instead of rebuilding them.
-            multilingual.save(data.live)
+        # Another process serving from this folder may be changing the index: one at a time.
+        with store.writing():
+            data, report = update_index(store, docs, model, cache, settings, progress)
+            if (multilingual is not None
+                    and multilingual.sync(data.live, settings.index.embed_title)):
+                # Saved so that the next start adopts the rows instead of rebuilding them.
+                multilingual.save(data.live)
+            published = store.published()
         searcher = Searcher(data, model, settings.search, multilingual, languages)
         return cls(settings, model, cache, store, searcher, report, library,
-                   multilingual=multilingual, languages=languages)
+                   multilingual=multilingual, languages=languages, published=published)
 
     def ask(
         self,
@@ -112,25 +120,72 @@ class Engine:
 
     def refresh(self, progress: Progress | None = None) -> IndexReport:
         """Bring the index in line with the corpus files (after an add or remove)."""
-        with self.changing:
+        with self._changing():
             return self._refresh(self.library.documents(), progress)
+
+    def behind(self) -> bool:
+        """Whether another process published a change this one has not taken in (a file
+        read: cheap enough to ask every second)."""
+        return self.store.published() != self.published
+
+    def follow(self) -> IndexReport | None:
+        """Take in the articles another process serving from this data directory added or
+        removed, without writing anything; None when there was nothing to take in.
+
+        Raises:
+            CitebotError: the published index cannot be read (this one stays in use).
+        """
+        with self.changing, self.store.writing():
+            return self._follow()
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """One change at a time, in this process (``changing``) and among the processes
+        sharing the data directory (``IndexStore.writing``), each starting from what
+        the others published."""
+        with self.changing, self.store.writing():
+            try:
+                self._follow()
+            except IndexCorruptError as exc:
+                # This change is written from the articles folder, which holds every
+                # process's articles; its manifest replaces the unreadable one.
+                log.warning("cannot read the index another process published (%s); this "
+                            "change rewrites it from the articles folder", exc)
+                self.library.documents()
+            yield
+
+    def _follow(self) -> IndexReport | None:
+        if not self.behind():
+            return None
+        published = self.store.published()
+        data, report = follow_index(self.store, self.searcher.data, self.lock)
+        self.library.documents()  # the list and the duplicate check see their files too
+        self._take(data, save=False)
+        self.published = published
+        return report
 
     def _refresh(self, docs: list[Document], progress: Progress | None = None) -> IndexReport:
         data, report = update_index(
             self.store, docs, self.embedder, self.cache, self.settings,
             progress, current=self.searcher.data, lock=self.lock,
         )
+        self._take(data, save=True)
+        self.published = self.store.published()
+        self.report = report
+        return report
+
+    def _take(self, data: IndexData, save: bool) -> None:
+        """Serve ``data`` (the index held, changed in place, or a new one), with the
+        multilingual rows of its new passages; ``save`` them when every row moved."""
         if self.multilingual is not None:
             # Embedding the new passages needs no lock; adding their rows takes it.
             self.multilingual.sync(data.live, self.settings.index.embed_title, lock=self.lock)
-            if data is not self.searcher.data:  # a compaction: every row moved
+            if save and data is not self.searcher.data:  # a compaction: every row moved
                 self.multilingual.save(data.live)
         if data is not self.searcher.data:
             with self.lock:
                 self.searcher = Searcher(data, self.embedder, self.settings.search,
                                          self.multilingual, self.languages)
-        self.report = report
-        return report
 
     def add(
         self, article: Article, scope: str = "", force: bool = False,
@@ -141,7 +196,7 @@ class Engine:
         Raises:
             LibraryError: the article is empty, untitled or a duplicate.
         """
-        with self.changing:
+        with self._changing():
             doc = self.library.add(article, scope, force)
             return doc, self._refresh(self.library.snapshot(), progress)
 
@@ -151,7 +206,7 @@ class Engine:
         Raises:
             LibraryError: no such article in this scope, or a bundled one.
         """
-        with self.changing:
+        with self._changing():
             doc = self.library.remove(doc_id, scope)
             return doc, self._refresh(self.library.snapshot())
 

@@ -23,7 +23,7 @@ from index.articles.passages import Passage, split_corpus
 from index.config import Settings
 from index.errors import IndexCorruptError, IndexFormatError
 from index.retrieval.embedder import EmbeddingCache, Encoder, Progress, embed_with_cache
-from index.retrieval.live import Origin, keyword_tokens
+from index.retrieval.live import LiveIndex, Origin, keyword_tokens
 from index.retrieval.store import FORMAT_VERSION, IndexData, IndexStore, Manifest
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,72 @@ def update_index(
     if added or removed:
         log.info(report.describe())
     return existing, report
+
+
+def follow_index(
+    store: IndexStore,
+    current: IndexData,
+    lock: AbstractContextManager[object] | None = None,
+) -> tuple[IndexData, IndexReport]:
+    """Bring this process's index in line with the manifest another process published.
+
+    Several processes serve from one data directory; the one that adds or removes
+    an article writes the segment and the manifest (under ``IndexStore.writing``),
+    the others follow here without writing anything: a manifest that only adds
+    segments and deleted rows to the one held (an add, a remove) is applied in
+    place, reading just the new segments (one article each); any other (a
+    compaction, a rebuild) is loaded whole.
+
+    Args:
+        current: the index this process holds, changed in place when it can be.
+        lock: held while ``current`` changes in memory (as in ``update_index``).
+
+    Returns:
+        The live index (``current`` unless it was loaded whole) and what changed.
+
+    Raises:
+        IndexCorruptError, IndexFormatError: the published index cannot be read;
+            ``current`` is left as it was.
+    """
+    stored = store.read_published()
+    held = current.manifest
+    if stored == held:
+        return current, IndexReport(len(current.live), 0, 0, False)
+    mine = [s.name for s in held.segments]
+    if ((stored.model, stored.dim) != (held.model, held.dim)
+            or [s.name for s in stored.segments[: len(mine)]] != mine):
+        data = store.load()
+        report = IndexReport(len(data.live), 0, 0, True, "another process rewrote the index")
+        log.info("%s: loaded it again (%d passages)", report.reason, report.total)
+        return data, report
+    # Read the new segments first, into indexes of their own, outside the lock.
+    fresh: list[LiveIndex] = []
+    for segment in stored.segments[len(mine):]:
+        part = store.new_live(held.dim)
+        store.load_segment(segment, stored.deleted.get(segment.name, []), part)
+        fresh.append(part)
+    live = current.live
+    added = removed = 0
+    with lock or nullcontext():
+        gone: list[int] = []
+        for name in mine:
+            rows = set(stored.deleted.get(name, ())) - set(held.deleted.get(name, ()))
+            gone += live.positions_at(name, rows)
+        live.remove([live.passages[p].passage_id for p in gone])
+        removed = len(gone)
+        for part in fresh:
+            positions = [p for p, _ in part.live_passages()]
+            rows = [r for p in positions for r in part.sentence_rows(p)]
+            picked = np.asarray(positions, dtype=np.int64)
+            live.add([part.passages[p] for p in positions], part.vectors.vectors(picked),
+                     part.sentence_vectors.vectors(np.asarray(rows, dtype=np.int64)),
+                     [part.origin(p) for p in positions], part.keyword.tokens(positions),
+                     set().union(*part.words_added))
+            added += len(positions)
+        current.manifest = stored
+    report = IndexReport(len(live), added, removed, False)
+    log.info("followed another process's change: %s", report.describe())
+    return current, report
 
 
 def _build(

@@ -233,6 +233,15 @@ class LiveIndex:
         return Origin(self._segments[int(self.origin_segment.values[position])],
                       int(self.origin_row.values[position]))
 
+    def positions_at(self, segment: str, rows: Collection[int]) -> list[int]:
+        """The live positions of stored rows of one segment (another process deleted them)."""
+        if segment not in self._segments or not rows:
+            return []
+        code = self._segments.index(segment)
+        mask = ((self.origin_segment.values == code) & self.alive.values
+                & np.isin(self.origin_row.values, np.fromiter(rows, dtype=np.int64)))
+        return np.flatnonzero(mask).tolist()
+
     def _code(self, scope: str) -> int:
         return self._scope_code.setdefault(scope, len(self._scope_code))
 

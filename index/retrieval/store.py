@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from index import atomic
 from index.articles.passages import Passage
@@ -139,6 +140,22 @@ class IndexStore:
         """
         self.root = data_dir / "index"
         self.approximate_from = approximate_from
+        # Beside the index folder, not in it: a publish clears unknown files from there.
+        self._writing = FileLock(data_dir / "index.lock", preserve_lock_file=True)
+
+    def writing(self) -> FileLock:
+        """Held while this process changes the index on disk, from reading the published
+        manifest to publishing the next one.
+
+        Several processes may serve from one data directory (shards on one host, a
+        rolling restart): each writes segments and manifests only under this lock,
+        after taking in what the others published (``indexer.follow_index``), so no
+        change is lost and no manifest names a segment another process removed.
+        A lock on a file (``flock``): the system releases it when a process dies,
+        even by ``kill -9``. Reentrant in one thread; blocking.
+        """
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        return self._writing
 
     def new_live(self, dim: int) -> LiveIndex:
         """An empty in-memory index that grows as this store's settings say."""
@@ -165,6 +182,23 @@ class IndexStore:
             raise IndexCorruptError(f"{self.root / 'CURRENT'} names a missing manifest {name!r}")
         return path
 
+    def published(self) -> str:
+        """The name of the live manifest ("" before the first build): what another process
+        compares to learn that the index changed."""
+        try:
+            return (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+    def read_published(self) -> Manifest:
+        """The live manifest, read without loading any segment.
+
+        Raises:
+            IndexCorruptError: there is none, or it cannot be read.
+            IndexFormatError: another version of citebot wrote it.
+        """
+        return self._read_manifest(self.manifest_path())
+
     def load(self) -> IndexData:
         """Load and verify the live index, leaving out deleted rows.
 
@@ -175,7 +209,7 @@ class IndexStore:
         manifest = self._read_manifest(self.manifest_path())
         live = self.new_live(manifest.dim)
         for segment in manifest.segments:
-            self._load_segment(segment, manifest.deleted.get(segment.name, []), live)
+            self.load_segment(segment, manifest.deleted.get(segment.name, []), live)
         if len(live) != manifest.count:
             raise IndexCorruptError(
                 f"the index holds {len(live)} live passages, its manifest says {manifest.count}"
@@ -235,7 +269,12 @@ class IndexStore:
         self._remove_unused(name, {s.name for s in manifest.segments})
         return manifest
 
-    def _load_segment(self, segment: Segment, deleted: list[int], live: LiveIndex) -> None:
+    def load_segment(self, segment: Segment, deleted: Sequence[int], live: LiveIndex) -> None:
+        """Verify one segment of a manifest and add its rows (but ``deleted``) to ``live``.
+
+        Raises:
+            IndexCorruptError: a file is missing, unreadable or does not match the manifest.
+        """
         folder = self.root / segment.name
         if set(segment.checksums) != set(_FILES) or set(segment.sizes) != set(_FILES):
             raise IndexCorruptError(f"the manifest lists the wrong files for {folder}")
