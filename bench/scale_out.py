@@ -76,17 +76,12 @@ async def scenario(args: argparse.Namespace, work: Path, url: str) -> None:
     data = work / "data"
     code, err, _ = await run_cli({**os.environ, "CITEBOT_DATA_DIR": str(data)}, "index")
     assert code == 0, err
-    config = work / "citebot.toml"
-    config.write_text(f'[discord]\ncooldown_seconds = 0\n\n[logs]\nurl = "{url}"\n',
-                      encoding="utf-8")
-    cluster = await Cluster.create(data, config, shard_count=4)
+    cluster = await Cluster.create(data, url, shard_count=4)
     standin = cluster.standin
     g0, g1, g2, g3 = standin.guilds
     try:
         began = time.monotonic()
-        first = await cluster.start("first", "0-1")
-        second = await cluster.start("second", "2-3")
-        await cluster.ready(4)
+        first, second = await cluster.start_two()
         print(f"start: both processes to 4 shards connected: {time.monotonic() - began:.1f} s")
 
         targets = [g0, g1, g2, g3, None]

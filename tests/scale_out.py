@@ -123,7 +123,12 @@ class Cluster:
     hosts: dict[str, Host] = field(default_factory=dict)
 
     @classmethod
-    async def create(cls, data_dir: Path, config: Path, shard_count: int = 4) -> Cluster:
+    async def create(cls, data_dir: Path, log_url: str, shard_count: int = 4) -> Cluster:
+        """A stand-in with one server on each of ``shard_count`` shards, and the config
+        every process will read (beside ``data_dir``): no cooldown, the log at ``log_url``."""
+        config = data_dir.parent / "citebot.toml"
+        config.write_text(f'[discord]\ncooldown_seconds = 0\n\n[logs]\nurl = "{log_url}"\n',
+                          encoding="utf-8")
         standin = DiscordStandin(guilds=shard_count, shard_count=shard_count)
         await standin.start()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
@@ -135,6 +140,13 @@ class Cluster:
         host = await Host.start(name, spec, self.count, self.standin, self.env)
         self.hosts[name] = host
         return host
+
+    async def start_two(self) -> tuple[Host, Host]:
+        """The scenario's two processes: shards 0-1 and 2-3 of 4, all connected."""
+        first = await self.start("first", "0-1")
+        second = await self.start("second", "2-3")
+        await self.ready(4)
+        return first, second
 
     async def ready(self, shards: int, timeout: float = 240) -> float:
         """Wait until ``shards`` sessions are connected with their guilds; seconds waited."""

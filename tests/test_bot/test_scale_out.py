@@ -40,16 +40,11 @@ async def test_two_processes_share_the_articles_and_the_log_and_survive_a_kill(
         tmp_path: Path, shared_data_dir: Path, engine: Engine, pg_url: str) -> None:
     data = tmp_path / "data"
     shutil.copytree(shared_data_dir, data, ignore=shutil.ignore_patterns("logs.sqlite*"))
-    config = tmp_path / "citebot.toml"
-    config.write_text(f'[discord]\ncooldown_seconds = 0\n\n[logs]\nurl = "{pg_url}"\n',
-                      encoding="utf-8")
-    cluster = await Cluster.create(data, config, shard_count=4)
+    cluster = await Cluster.create(data, pg_url, shard_count=4)
     standin = cluster.standin
     g0, g1, g2, g3 = standin.guilds
     try:
-        first = await cluster.start("first", "0-1")
-        second = await cluster.start("second", "2-3")
-        await cluster.ready(4)
+        first, second = await cluster.start_two()
         assert {s.shard_id for s in standin.sessions.values()} == {0, 1, 2, 3}
 
         # Every server and a DM answered, each once, each logged once with its message.
