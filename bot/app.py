@@ -174,6 +174,13 @@ class CitebotBot(commands.AutoShardedBot):
 
             self.follower = Follower(lambda: self.engine, PostgresSignal(url))
         self._following = asyncio.create_task(self.follower.run(), name="citebot-follow")
+        loop = asyncio.get_running_loop()
+        follower = self.follower
+
+        def announce() -> None:  # in the worker thread that published the change
+            loop.call_soon_threadsafe(lambda: follower.announce_soon())
+
+        self.engine.on_change = announce
 
     async def close(self) -> None:
         """Disconnect, then flush and close the log (once, however often close is called).
@@ -182,6 +189,8 @@ class CitebotBot(commands.AutoShardedBot):
         ``shutdown`` lets them finish first."""
         await super().close()
         if self._following is not None:
+            if self._engine is not None:
+                self._engine.on_change = None
             self._following.cancel()
             await asyncio.gather(self._following, return_exceptions=True)
             self._following = None

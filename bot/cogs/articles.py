@@ -89,7 +89,6 @@ class ArticlesCog(commands.Cog):
         except CitebotError as exc:
             await self._refused(interaction, "add", target, f"{exc}{_hint(exc)}", deferred=True)
             return
-        await self.bot.follower.announce()  # the other processes cite it too
         self.bot.logs.moderation("add", "done", user=str(interaction.user.id), guild=scope,
                                  target=target, doc_id=doc.doc_id,
                                  detail=f"{report.added} passages")
@@ -148,7 +147,6 @@ class ArticlesCog(commands.Cog):
             reason = str(exc).replace("`citebot list`", "`/article list`")
             await self._refused(interaction, "remove", id, reason, deferred=True)
             return
-        await self.bot.follower.announce()
         self.bot.logs.moderation("remove", "done", user=str(interaction.user.id), guild=scope,
                                  target=id, doc_id=doc.doc_id,
                                  detail=f"{report.removed} passages")

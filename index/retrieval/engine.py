@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +49,10 @@ class Engine:
     multilingual: MultilingualVectors | None = None
     """The multilingual leg's passage vectors, or None when it is off or cannot run."""
     languages: LanguageGuesser | None = None
+    on_change: Callable[[], None] | None = None
+    """Called (in the thread that made it) once this process published a change, so that
+    the other processes serving the data directory hear of it at once (the bot announces
+    it through PostgreSQL's NOTIFY: ``index.retrieval.following``)."""
     published: str = ""
     """The name of the index manifest this process holds (``IndexStore.published``): when
     the published one differs, another process changed the articles (``follow``)."""
@@ -143,16 +147,31 @@ class Engine:
         """One change at a time, in this process (``changing``) and among the processes
         sharing the data directory (``IndexStore.writing``), each starting from what
         the others published."""
-        with self.changing, self.store.writing():
-            try:
-                self._follow()
-            except IndexCorruptError as exc:
-                # This change is written from the articles folder, which holds every
-                # process's articles; its manifest replaces the unreadable one.
-                log.warning("cannot read the index another process published (%s); this "
-                            "change rewrites it from the articles folder", exc)
-                self.library.documents()
-            yield
+        with self.changing:
+            with self.store.writing():
+                try:
+                    self._follow()
+                except IndexCorruptError as exc:
+                    # This change is written from the articles folder, which holds every
+                    # process's articles; its manifest replaces the unreadable one.
+                    log.warning("cannot read the index another process published (%s); "
+                                "this change rewrites it from the articles folder", exc)
+                    self.library.documents()
+                before = self.published
+                yield
+            if self.published != before:
+                # Published and the lock released: the other processes take the change in
+                # while this one embeds the new passages for the multilingual leg.
+                self._announce()
+                self._take(self.searcher.data, save=False)
+
+    def _announce(self) -> None:
+        if self.on_change is None:
+            return
+        try:
+            self.on_change()
+        except Exception:  # the others still find the change at their next poll
+            log.warning("could not announce the change to the other processes", exc_info=True)
 
     def _follow(self) -> IndexReport | None:
         if not self.behind():
@@ -169,7 +188,10 @@ class Engine:
             self.store, docs, self.embedder, self.cache, self.settings,
             progress, current=self.searcher.data, lock=self.lock,
         )
-        self._take(data, save=True)
+        if data is not self.searcher.data:
+            # A compaction or rebuild moved every row: the multilingual rows are rebuilt
+            # and saved for the next start, under the lock (processes share the folder).
+            self._take(data, save=True)
         self.published = self.store.published()
         self.report = report
         return report

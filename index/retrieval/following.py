@@ -79,6 +79,7 @@ class Follower:
         self.followed = 0
         """Changes taken in so far."""
         self._problem = ""
+        self._announcing: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Check, take in, wait; until cancelled. A failure is logged (once while it
@@ -114,5 +115,13 @@ class Follower:
             log.warning("could not announce the change to the other processes (%s); they "
                         "find it within %g s", exc, self.interval)
 
+    def announce_soon(self) -> None:
+        """``announce`` in a task of its own (from a callback on the event loop)."""
+        task = asyncio.create_task(self.announce())
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+
     async def close(self) -> None:
+        for task in list(self._announcing):
+            await asyncio.gather(task, return_exceptions=True)
         await self.signal.close()

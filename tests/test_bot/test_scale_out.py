@@ -108,11 +108,17 @@ async def test_two_processes_share_the_articles_and_the_log_and_survive_a_kill(
         follow_ups = rows(pg_url, "SELECT parent_id FROM questions WHERE text LIKE $1",
                           "%what happened next there?%")
         assert follow_ups == [(question_id,)]
-        # Once each: every answer the bot posted is one answered row, none twice.
-        answered = rows(pg_url, "SELECT message_id FROM questions WHERE answered = 1")
-        assert len(answered) == len({m for (m,) in answered})
+        # Once each: every reply the bot posted is one logged question, and every answer
+        # with citations (its buttons) one answered row naming its message, none twice.
         channel_posts = sum(len(cluster.bot_posts(g.channel_id)) for g in standin.guilds)
         dm_posts = len(cluster.bot_posts(standin.dm_channel(standin.alice)))
-        assert len(answered) == channel_posts + dm_posts
+        assert rows(pg_url, "SELECT count(*) FROM questions") == [(channel_posts + dm_posts,)]
+        answered = [m for (m,) in rows(
+            pg_url, "SELECT message_id FROM questions WHERE answered = 1")]
+        with_citations = [m["id"] for m in standin.messages.values()
+                          if m["author"]["id"] == standin.bot_user["id"] and button_ids(m)
+                          and m["channel_id"] in {g.channel_id for g in standin.guilds}
+                          | {standin.dm_channel(standin.alice)}]
+        assert sorted(answered) == sorted(with_citations)
     finally:
         await cluster.close()
