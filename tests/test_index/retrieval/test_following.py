@@ -167,3 +167,27 @@ async def test_a_running_follower_takes_in_the_other_process_change_by_itself(
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+def test_a_change_is_announced_once_published_with_the_lock_already_released(
+        two: tuple[Engine, Engine]) -> None:
+    """The others may take the change in at once: when ``on_change`` runs, the index is
+    published and another process could take the lock (here: the second engine follows
+    from inside the callback)."""
+    first, second = two
+    heard: list[bool] = []
+
+    def on_change() -> None:
+        lock = second.store.writing()
+        lock.acquire(timeout=5)  # filelock.Timeout if the first still held it
+        lock.release()
+        heard.append(second.follow() is not None)
+
+    first.on_change = on_change
+    doc, _ = first.add(GLACIER)
+    assert heard == [True]
+    assert cited_titles(second, GLACIER_Q)[0] == GLACIER.title
+    first.refresh()  # nothing changed: nothing announced
+    assert heard == [True]
+    first.remove(doc.doc_id)
+    assert heard == [True, True]
