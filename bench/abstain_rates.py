@@ -12,7 +12,10 @@ holding an expected phrase). Sets:
   English and other languages), and the ``calibration`` halves of
   near_topic.jsonl and near_topic_es.jsonl: the thresholds are chosen here;
 - held out, only reported: seed_questions.jsonl and seed_questions_es.jsonl
-  (answerable and unrelated) and the ``held_out`` halves of the near-topic sets.
+  (answerable and unrelated), the ``held_out`` halves of the near-topic sets, and
+  discussion_claims.jsonl: claims as people make them in a discussion of the
+  articles ("they even banned Evo Morales…"), each with the phrase of the passage
+  that backs it, as the Find sources menu looks them up.
 
 The multilingual threshold (``search.multilingual_min_score``) is the highest
 value, to two decimals, that answers at least 95% of the answerable calibration
@@ -66,6 +69,7 @@ def question_sets(language: Callable[[str], str]) -> dict[str, list[dict]]:
         rows = load(name)
         sets[f"{name} answerable (held out)"] = [r for r in rows if r.get("expect")]
         sets[f"{name} unrelated (held out)"] = [r for r in rows if not r.get("expect")]
+    sets["discussion_claims.jsonl, Find sources (held out)"] = load("discussion_claims.jsonl")
     return sets
 
 
