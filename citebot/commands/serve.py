@@ -33,11 +33,23 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     running = describe_shards(settings.discord.shard_ids, settings.discord.shard_count)
     if running:
         print(f"citebot: {running}", file=sys.stderr)
+    if _shares_an_sqlite_log(settings):
+        print("citebot: warning: the other shards' processes will write this log's SQLite "
+              "file too; that holds on one machine with light traffic, but processes should "
+              "share a log on PostgreSQL (logs.url, docs/scaling.md)", file=sys.stderr)
     try:
         return run(settings, token)
     except OperatorError as exc:
         print(f"citebot: error: {exc}", file=sys.stderr)
         return exc.exit_code
+
+
+def _shares_an_sqlite_log(settings: Settings) -> bool:
+    """Whether this process runs only some shards (so others run the rest, on this data
+    directory and log) while the log is an SQLite file."""
+    d = settings.discord
+    some = bool(d.shard_ids) and len(d.shard_ids) < d.shard_count
+    return some and settings.logs.enabled and not settings.logs.url.startswith("postgres")
 
 
 def _with_shard_flags(args: argparse.Namespace, settings: Settings) -> Settings:

@@ -258,9 +258,17 @@ def test_flags_override_the_config_and_serve_says_which_shards_it_runs(
     result = run("serve", "--shard-ids", "2-3,0-1", env={"DISCORD_TOKEN": "a.token"})
     assert result.returncode == 0, result.stderr
     assert given == [([0, 1, 2, 3], 8)]
-    assert result.stderr.splitlines() == ["citebot: running shards 0-3 of 8"]
-    assert run("serve", env={"DISCORD_TOKEN": "a.token"}).stderr.splitlines() == [
-        "citebot: running shard 5 of 8"]
+    shared_sqlite = ("citebot: warning: the other shards' processes will write this log's "
+                     "SQLite file too")
+    lines = result.stderr.splitlines()
+    assert lines[0] == "citebot: running shards 0-3 of 8"
+    # Other processes run shards 4-7 on this data directory: the SQLite log is shared.
+    assert len(lines) == 2 and lines[1].startswith(shared_sqlite)
+    assert run("serve", env={"DISCORD_TOKEN": "a.token"}).stderr.splitlines()[0] == (
+        "citebot: running shard 5 of 8")
+    # Every shard in this process: no other process, no warning.
+    assert run("serve", "--shard-ids", "0-7", env={"DISCORD_TOKEN": "a.token"}
+               ).stderr.splitlines() == ["citebot: running shards 0-7 of 8"]
 
 
 @pytest.mark.parametrize(("text", "message"), [
