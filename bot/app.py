@@ -116,7 +116,7 @@ class CitebotBot(commands.AutoShardedBot):
         """Searches, logs and renders a question into the reply every entry point sends."""
         self.posting = PostingProblems()
         """Missing Permissions in a channel, explained to the operator once."""
-        self.follower = Follower(lambda: self.engine)
+        self.follower = Follower(lambda: self.engine, interval=settings.index.follow_seconds)
         """Takes in the articles other processes on this data directory add or remove;
         given PostgreSQL's NOTIFY in ``setup_hook`` when the log is there."""
         self._following: asyncio.Task[None] | None = None
@@ -172,7 +172,8 @@ class CitebotBot(commands.AutoShardedBot):
         if self.settings.logs.enabled and url.startswith(("postgresql:", "postgres:")):
             from index.logs.notify import PostgresSignal  # asyncpg only when configured
 
-            self.follower = Follower(lambda: self.engine, PostgresSignal(url))
+            self.follower = Follower(lambda: self.engine, PostgresSignal(url),
+                                     self.settings.index.follow_seconds)
         self._following = asyncio.create_task(self.follower.run(), name="citebot-follow")
         loop = asyncio.get_running_loop()
         follower = self.follower

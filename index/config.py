@@ -56,6 +56,10 @@ class IndexSettings:
     approximate_from: int = 50_000
     """Rows from which a vector index is searched approximately (0: always exactly);
     see index.retrieval.ann.ivf for the measurements behind the number."""
+    follow_seconds: float = 1.0
+    """How often a serving process checks whether another process on the data directory
+    published a change (index.retrieval.following); with the log on PostgreSQL, NOTIFY
+    brings changes at once and the check runs four times less often."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +288,8 @@ def _check_values(settings: Settings) -> None:
             "index.max_passage_tokens must be between 16 and 512",
         ),
         (settings.index.approximate_from >= 0, "index.approximate_from must be 0 or more"),
+        (0.1 <= settings.index.follow_seconds <= 3600,
+         "index.follow_seconds must be between 0.1 and 3600"),
         (1 <= settings.search.top_k <= 50, "search.top_k must be between 1 and 50"),
         (settings.search.candidates >= 10, "search.candidates must be at least 10"),
         (

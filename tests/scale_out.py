@@ -123,12 +123,14 @@ class Cluster:
     hosts: dict[str, Host] = field(default_factory=dict)
 
     @classmethod
-    async def create(cls, data_dir: Path, log_url: str, shard_count: int = 4) -> Cluster:
+    async def create(cls, data_dir: Path, log_url: str, shard_count: int = 4,
+                     follow_seconds: float = 1.0) -> Cluster:
         """A stand-in with one server on each of ``shard_count`` shards, and the config
-        every process will read (beside ``data_dir``): no cooldown, the log at ``log_url``."""
+        every process will read (beside ``data_dir``): no cooldown, the log at ``log_url``,
+        ``index.follow_seconds``."""
         config = data_dir.parent / "citebot.toml"
-        config.write_text(f'[discord]\ncooldown_seconds = 0\n\n[logs]\nurl = "{log_url}"\n',
-                          encoding="utf-8")
+        config.write_text(f'[discord]\ncooldown_seconds = 0\n\n[logs]\nurl = "{log_url}"\n\n'
+                          f'[index]\nfollow_seconds = {follow_seconds}\n', encoding="utf-8")
         standin = DiscordStandin(guilds=shard_count, shard_count=shard_count)
         await standin.start()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}

@@ -9,10 +9,10 @@ article added through one process is citable in all of them within seconds,
 with no restart.
 
 How a process notices: it reads the index's ``CURRENT`` file every
-``interval`` seconds (``Polling``: one small read, and it also catches a
+``index.follow_seconds`` (``Polling``: one small read, and it also catches a
 ``citebot add`` run in a terminal), and, when the log is on PostgreSQL, it is
 woken at once by a ``NOTIFY`` (``index.logs.notify.PostgresSignal``), the poll
-then being only a safety net for a missed notification.
+then being only a safety net for a missed notification, run four times less often.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from index.retrieval.engine import Engine
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 1.0
-"""How often the published index is checked when nothing announces changes."""
-POLL_SECONDS_SIGNALLED = 4.0
-"""How often it is checked when announcements wake the process (a safety net)."""
+SIGNALLED_SLOWER = 4.0
+"""How many times less often the published index is checked when announcements wake
+the process (then the check is a safety net for a missed one)."""
 
 
 class ChangeSignal(Protocol):
@@ -66,16 +65,16 @@ class Follower:
     """Runs in a serving process: takes in the changes other processes publish."""
 
     def __init__(self, engine: Callable[[], Engine], signal: ChangeSignal | None = None,
-                 interval: float | None = None) -> None:
+                 interval: float = 1.0) -> None:
         """Args:
             engine: gives the loaded engine.
             signal: how changes are announced (default: none, polling only).
-            interval: seconds between checks (default: ``POLL_SECONDS``, or
-                ``POLL_SECONDS_SIGNALLED`` when a signal is given).
+            interval: seconds between checks without a signal (``index.follow_seconds``);
+                ``SIGNALLED_SLOWER`` times that with one.
         """
         self._engine = engine
         self.signal: ChangeSignal = signal or Polling()
-        self.interval = interval or (POLL_SECONDS if signal is None else POLL_SECONDS_SIGNALLED)
+        self.interval = interval * (1.0 if signal is None else SIGNALLED_SLOWER)
         self.followed = 0
         """Changes taken in so far."""
         self._problem = ""
