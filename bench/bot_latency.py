@@ -23,7 +23,9 @@ Also reported per number of users: how long the stand-in took to deliver all
 the questions of a wave (``inject_ms``: the replies cannot all be faster than
 the last question arrives), and the model calls the bot made (``batches``,
 mean and largest batch size), since questions asked together are embedded in
-one call (``index.retrieval.batching``).
+one call (``index.retrieval.batching``), and the CPU time of a wave (median, ms,
+every thread) in the bot's process and in the stand-in's: on 2 cores the last
+reply of a wave cannot come sooner than their sum over 2.
 """
 
 from __future__ import annotations
@@ -84,11 +86,17 @@ def percentiles(values: list[float]) -> dict[str, float]:
             "max": round(ordered[-1], 1)}
 
 
-async def wave(standin: DiscordStandin, users: list[dict[str, Any]], offset: int
-               ) -> tuple[list[float], int, float]:
-    """Everyone asks at once; the latency of each reply (ms), how many said busy, and how
-    long delivering the questions took (ms). Runs on the stand-in's own loop."""
+Wave = tuple[list[float], int, float, float]
+"""A wave's reply latencies (ms), busy replies, delivery time (ms) and the CPU time the
+stand-in's process spent on it (ms, every thread)."""
+
+
+async def wave(standin: DiscordStandin, users: list[dict[str, Any]], offset: int) -> Wave:
+    """Everyone asks at once; the latency of each reply (ms), how many said busy, how
+    long delivering the questions took (ms) and the CPU time of the stand-in's process
+    meanwhile (ms). Runs on the stand-in's own loop."""
     asked = []
+    cpu = time.process_time()
     began = time.perf_counter()
     for n, user in enumerate(users):
         question = QUESTIONS[(offset + n) % len(QUESTIONS)]
@@ -104,7 +112,7 @@ async def wave(standin: DiscordStandin, users: list[dict[str, Any]], offset: int
             timeout=300)
         latencies.append((reply.at - start) * 1000)
         busy += "busy" in (reply.json.get("content") or "")
-    return latencies, busy, injected
+    return latencies, busy, injected, (time.process_time() - cpu) * 1000
 
 
 class _Crowd:
@@ -114,7 +122,7 @@ class _Crowd:
         self.standin = standin
         self.people: dict[int, list[dict[str, Any]]] = {}
 
-    async def wave(self, count: int, offset: int) -> tuple[list[float], int, float]:
+    async def wave(self, count: int, offset: int) -> Wave:
         users = self.people.setdefault(
             count, [self.standin._user(f"user{count}-{n}") for n in range(count)])
         return await wave(self.standin, users, offset)
@@ -144,7 +152,7 @@ class StandinThread:
     def _call_sync(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(120)
 
-    async def wave(self, count: int, offset: int) -> tuple[list[float], int, float]:
+    async def wave(self, count: int, offset: int) -> Wave:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
             self.crowd.wave(count, offset), self.loop))
 
@@ -189,7 +197,7 @@ class StandinProcess:
         self.conn.send(command)
         return self.conn.recv()
 
-    async def wave(self, count: int, offset: int) -> tuple[list[float], int, float]:
+    async def wave(self, count: int, offset: int) -> Wave:
         return await asyncio.to_thread(self._ask, "wave", count, offset)
 
     async def close(self) -> None:
@@ -244,10 +252,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         latencies: list[float] = []
         busy = 0
         injected: list[float] = []
+        bot_cpu: list[float] = []
+        standin_cpu: list[float] = []
         bot.batcher.sizes.clear()
         # at least 30 replies per figure: one user alone asks again and again
         for round_ in range(max(args.rounds, -(-30 // count))):
-            got, b, took = await side.wave(count, round_ * count)
+            cpu = time.process_time()
+            got, b, took, side_cpu = await side.wave(count, round_ * count)
+            bot_cpu.append((time.process_time() - cpu) * 1000)
+            standin_cpu.append(side_cpu)
             latencies += got
             busy += b
             injected.append(took)
@@ -259,7 +272,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                                                  "mean_size": round(
                                                      statistics.mean(sizes or [0]), 1),
                                                  "max_size": max(sizes, default=0)},
-                                     "reply_ms": percentiles(latencies)}
+                                     "reply_ms": percentiles(latencies),
+                                     "cpu_ms_per_wave": {
+                                         "bot": round(statistics.median(bot_cpu), 1),
+                                         "standin": round(statistics.median(standin_cpu), 1)}}
         print(json.dumps({f"{count}_users": results[f"{count}_users"]}), flush=True)
     tick.cancel()
     results["event_loop"] = {

