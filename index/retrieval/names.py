@@ -10,6 +10,13 @@ is a name the articles never use. A question is declined when one of its names
 title or author, comparing accent-folded, lower-case words and, for words of
 five letters or more, their first five letters (so "Mexican" finds "Mexico",
 "Universidad" finds "university").
+
+A question in another language may name in its own language what the articles
+name in English ("Naciones Unidas", "Corte Suprema", "ONG"). Words cannot
+match there, so the searcher asks the multilingual model instead: a name is
+known when it translates one of the names (``name_phrases``) of the passages
+nearest the question, at a cosine of at least ``TRANSLATED`` (see
+``Searcher._untranslated``).
 """
 
 from __future__ import annotations
@@ -29,6 +36,23 @@ CAPITALISED_NOUNS = frozenset({"de"})
 
 PREFIX = 5
 """Letters compared for longer words: a demonym or a Spanish form still finds its name."""
+
+TRANSLATED = 0.7
+"""The multilingual cosine at which a name counts as the translation of a passage's name.
+
+Chosen on the calibration sets (bench/data/calibration_questions_es.jsonl and the
+calibration half of near_topic_es.jsonl): translations scored 0.74-0.97 ("ONG" /
+"NGO" 0.74, "Corte" / "Court" 0.78, "Comité" / "Committee" 0.97), the best match
+of a name the articles do not have at most 0.62 ("Machu" / "Apurímac"), except
+"Inca" / "Ica" (0.80, a question declined for its other names anyway). Any value
+from 0.63 to 0.74 separates them alike; 0.7 leaves room on both sides."""
+
+NAME_PASSAGES = 10
+"""How many of the passages nearest a question in another language its names are looked
+up in, by translation: the prototype on the calibration sets looked in 10."""
+
+LONGEST_PHRASE = 3
+"""Words in the longest run of a passage's names that is compared whole ("Supreme Court")."""
 
 _NAME = re.compile(r"(?<![\w¿¡])([A-ZÀ-ÖØ-Þ][\w'’-]+)")
 _WORD = re.compile(r"\w+")
@@ -52,6 +76,27 @@ def names_in(question: str) -> list[str]:
         if before and before[-1] not in _OPENERS:
             found.append(match.group(1))
     return found
+
+
+def name_phrases(text: str) -> set[str]:
+    """The names of a text, alone and in runs of up to ``LONGEST_PHRASE`` consecutive
+    capitalised words ("UN", "Human Rights", "UN High Commissioner"): what a name in
+    another language may translate. A word that only opens a sentence is left out."""
+    phrases: set[str] = set()
+    run: list[str] = []
+    end = -1
+    for match in _NAME.finditer(text):
+        before = text[: match.start()].rstrip(" ¿¡\"'“‘(")
+        if not before or before[-1] in _OPENERS + "·•–—":
+            run, end = [], -1  # "The" opening a sentence or a list item is not a name
+            continue
+        if text[end : match.start()].strip():
+            run = []  # something other than spaces since the last name: a new run
+        run.append(match.group(1).rstrip(".’'-"))
+        end = match.end()
+        for n in range(1, min(len(run), LONGEST_PHRASE) + 1):
+            phrases.add(" ".join(run[-n:]))
+    return phrases
 
 
 class NameCheck:

@@ -22,7 +22,7 @@ from index.retrieval.dense import mix, run_maxima
 from index.retrieval.embedder import Encoder
 from index.retrieval.fusion import FEEDBACK_DEPTH, feedback_query, hybrid_rank
 from index.retrieval.multilingual import LanguageGuesser, MultilingualVectors
-from index.retrieval.names import NameCheck
+from index.retrieval.names import NAME_PASSAGES, TRANSLATED, NameCheck, name_phrases
 from index.retrieval.parts import PartFilter
 from index.retrieval.questions import clean_question
 from index.retrieval.store import IndexData
@@ -176,8 +176,8 @@ class Searcher:
                 results.append(text)
             elif text not in vectors:
                 results.append(Answer(text, False, ()))
-            elif self.settings.unknown_names and (missing := self.names.unknown(
-                    live, text, foreign.get(text, "en"))):
+            elif self.settings.unknown_names and (missing := self._unknown_names(
+                    text, foreign.get(text, "en"), vectors[text], query.scopes)):
                 results.append(Answer(text, False, (), unknown_names=tuple(missing)))
             elif text in foreign:
                 results.append(self._rank_foreign(text, vectors[text],
@@ -195,6 +195,45 @@ class Searcher:
             return {}
         guessed = {t: self.languages.language(t) for t in texts}
         return {t: code for t, code in guessed.items() if code != "en"}
+
+    def _unknown_names(self, text: str, language: str, query: np.ndarray,
+                       scopes: Collection[str]) -> list[str]:
+        """The names of a question that the corpus never mentions (``index.retrieval.names``).
+
+        A question in another language keeps only the names that translate none
+        of the names of the passages nearest it: "Naciones Unidas" is the
+        articles' "UN", "Países Bajos" is nothing they mention.
+        """
+        missing = self.names.unknown(self.data.live, text, language)
+        if missing and language != "en" and self.multilingual is not None:
+            missing = self._untranslated(text, missing, query, scopes)
+        return missing
+
+    def _untranslated(self, text: str, names: list[str], query: np.ndarray,
+                      scopes: Collection[str]) -> list[str]:
+        """The ``names`` that no name of the ``NAME_PASSAGES`` allowed passages nearest the
+        question (by the multilingual leg) translates, at a cosine of ``TRANSLATED``.
+
+        Only the nearest passages are looked in: a name the answer would have to
+        use is in them, and a question costs one model call over a few dozen
+        short phrases, at any corpus size.
+        """
+        assert self.multilingual is not None
+        live = self.data.live
+        rows = self.multilingual.rows(live)
+        size = rows.size() if rows is not None else 0
+        allowed = (live.allowed(scopes) & self.parts.admitted(live, text))[:size]
+        if rows is None or not allowed.any():
+            return names
+        _, hits = rows.search(query[None, :], min(NAME_PASSAGES, int(allowed.sum())), allowed)
+        phrases = sorted(set().union(*(name_phrases(live.passages[int(h)].text)
+                                       for h in hits[0] if h >= 0)))
+        if not phrases:
+            return names
+        vectors = self.multilingual.model.encode(names + phrases)
+        best = (vectors[: len(names)] @ vectors[len(names):].T).max(axis=1)
+        return [name for name, score in zip(names, best.tolist(), strict=True)
+                if score < TRANSLATED]
 
     def _rank_foreign(self, text: str, query: np.ndarray, k: int,
                       scopes: Collection[str]) -> Answer:

@@ -16,7 +16,7 @@ from index.articles.extract import from_plain
 from index.retrieval import multilingual
 from index.retrieval.engine import Engine
 from index.retrieval.multilingual import LanguageGuesser, load_multilingual
-from index.retrieval.names import names_in
+from index.retrieval.names import name_phrases, names_in
 from index.retrieval.search import Answer, Searcher
 
 SPANISH = [
@@ -98,6 +98,38 @@ def test_names_the_articles_use_are_answered(engine: Engine) -> None:
         answer = engine.ask(question)
         assert answer.answered, question
         assert not answer.unknown_names
+
+
+@pytest.mark.parametrize(("question", "phrase"), [
+    ("¿Qué papel tiene Estados Unidos en la crisis del Perú?", None),
+    ("¿Qué informó la oficina de las Naciones Unidas sobre la represión?", "UN"),
+])
+def test_a_name_in_spanish_that_the_articles_use_in_english_is_answered(
+        engine: Engine, question: str, phrase: str | None) -> None:
+    """"Estados Unidos" is the articles' "United States", "Naciones Unidas" their "UN":
+    no word matches, but the multilingual model knows the translation."""
+    assert names_in(question)
+    assert engine.searcher.names.unknown(engine.searcher.data.live, question, "es")
+    answer = engine.ask(question)
+    assert answer.answered and not answer.unknown_names, answer.unknown_names
+    if phrase:
+        assert any(phrase in c.passage.text for c in answer.results[:3])
+
+
+def test_a_name_in_spanish_that_translates_nothing_in_the_articles_is_still_declined(
+        engine: Engine) -> None:
+    """New Zealand's protests: "Nueva Zelanda" is near no name of the nearest passages."""
+    answer = engine.ask("¿Qué ocurrió en las protestas de Nueva Zelanda el año pasado?")
+    assert not answer.answered and not answer.results
+    assert "Zelanda" in answer.unknown_names
+
+
+def test_name_phrases_are_a_passages_names_alone_and_in_runs() -> None:
+    phrases = name_phrases("· The UN High Commissioner for Human Rights spoke. "
+                           "The United States and Peru.")
+    assert {"UN", "UN High Commissioner", "Human Rights", "United States", "Peru"} <= phrases
+    assert "The" not in phrases  # it opens a sentence or a list item
+    assert "Commissioner for" not in phrases and "Rights The" not in phrases
 
 
 def test_names_are_capitalised_words_that_do_not_open_a_sentence() -> None:
