@@ -220,20 +220,33 @@ class Searcher:
         """
         assert self.multilingual is not None
         live = self.data.live
-        rows = self.multilingual.rows(live)
-        size = rows.size() if rows is not None else 0
-        allowed = (live.allowed(scopes) & self.parts.admitted(live, text))[:size]
-        if rows is None or not allowed.any():
+        nearest = self._foreign_nearest(text, query, NAME_PASSAGES, scopes)
+        if nearest is None:
             return names
-        _, hits = rows.search(query[None, :], min(NAME_PASSAGES, int(allowed.sum())), allowed)
         phrases = sorted(set().union(*(name_phrases(live.passages[int(h)].text)
-                                       for h in hits[0] if h >= 0)))
+                                       for h in nearest[0])))
         if not phrases:
             return names
         vectors = self.multilingual.model.encode(names + phrases)
         best = (vectors[: len(names)] @ vectors[len(names):].T).max(axis=1)
         return [name for name, score in zip(names, best.tolist(), strict=True)
                 if score < TRANSLATED]
+
+    def _foreign_nearest(self, text: str, query: np.ndarray, k: int,
+                         scopes: Collection[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``k`` allowed passages nearest a question by the multilingual leg (positions),
+        and which positions were allowed; None when it has none to offer."""
+        assert self.multilingual is not None
+        live = self.data.live
+        rows = self.multilingual.rows(live)
+        # Passages added a moment ago get their multilingual vector when the change
+        # finishes (Engine._refresh); until then only the English legs know them.
+        size = rows.size() if rows is not None else 0
+        allowed = (live.allowed(scopes) & self.parts.admitted(live, text))[:size]
+        if rows is None or not allowed.any():
+            return None
+        _, hits = rows.search(query[None, :], min(k, int(allowed.sum())), allowed)
+        return hits[0][hits[0] >= 0], allowed
 
     def _rank_foreign(self, text: str, query: np.ndarray, k: int,
                       scopes: Collection[str]) -> Answer:
@@ -245,20 +258,16 @@ class Searcher:
         """
         assert self.multilingual is not None
         live = self.data.live
-        rows = self.multilingual.rows(live)
-        # Passages added a moment ago get their multilingual vector when the change
-        # finishes (Engine._refresh); until then only the English legs know them.
-        size = rows.size() if rows is not None else 0
-        allowed = (live.allowed(scopes) & self.parts.admitted(live, text))[:size]
-        if rows is None or not allowed.any():
+        nearest = self._foreign_nearest(text, query, self.settings.candidates, scopes)
+        if nearest is None:
             return Answer(text, False, ())
+        hits, allowed = nearest
+        rows = self.multilingual.rows(live)
+        assert rows is not None
         # The nearest allowed rows, and every bio the part filter left in: a bio left
         # in is one the question asks about (it names the author, or asks who
         # wrote): it answers, whatever its cosine.
-        n = min(int(allowed.sum()), self.settings.candidates)
-        _, hits = rows.search(query[None, :], n, allowed)
-        positions = np.union1d(hits[0][hits[0] >= 0],
-                               np.flatnonzero(allowed & live.bio.values[:size]))
+        positions = np.union1d(hits, np.flatnonzero(allowed & live.bio.values[: len(allowed)]))
         similarity = rows.vectors(positions) @ query
         bio = live.bio.values[positions]
         order = np.lexsort((-similarity, ~bio))
