@@ -98,8 +98,8 @@ class UniversalSentenceEncoder:
         """Set the BLAS threads of the package's numpy engine for the next call (under
         the lock). The engine reads its ``threads`` at every call; if a version of
         the package moves it, every call keeps the constructor's count."""
-        engine = self._model._model  # the package's lazily loaded numpy backend
-        if hasattr(engine, "threads"):
+        engine = getattr(self._model, "_model", None)  # its lazily loaded numpy backend
+        if engine is not None and hasattr(engine, "threads"):
             engine.threads = 1 if count <= self.SMALL else self._threads
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
